@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs"
+	"portalwerk/jobs/importer"
+	"portalwerk/store"
+)
+
+// importJSON is the import object of the API.
+type importJSON struct {
+	ID              string          `json:"id"`
+	Profile         string          `json:"profile"`
+	Account         string          `json:"account"`
+	Status          string          `json:"status"`
+	Filename        string          `json:"filename"`
+	Options         store.Options   `json:"options"`
+	Progress        progressJSON    `json:"progress"`
+	Counts          *store.Counts   `json:"counts"`
+	TransferSources store.Sources   `json:"transfer_sources"`
+	Error           *string         `json:"error"`
+	CreatedAt       time.Time       `json:"created_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	TaskID          string          `json:"task_id,omitempty"`
+}
+
+type progressJSON struct {
+	RowsRead int64 `json:"rows_read"`
+}
+
+func toImportJSON(im store.Import) importJSON {
+	out := importJSON{
+		ID: im.ID, Profile: im.Profile, Account: im.Account, Status: im.Status, Filename: im.Filename,
+		Options: im.Options, Progress: progressJSON{RowsRead: im.RowsRead}, Counts: im.Counts,
+		TransferSources: store.Sources{}, Error: im.Error, CreatedAt: im.CreatedAt, FinishedAt: im.FinishedAt,
+	}
+	if im.Sources != nil {
+		out.TransferSources = *im.Sources
+	}
+	return out
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// maxFieldBytes bounds a form field other than the file.
+const maxFieldBytes = 64 << 10
+
+// createImport streams the upload into PostgreSQL inside one transaction, so a file
+// over the limit, a bad option or a broken connection leaves nothing behind.
+func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
+	if !caller.IsAdmin() {
+		writeError(w, http.StatusForbidden, "Nur Administratoren dürfen Daten importieren.")
+		return
+	}
+	// The whole body may exceed the file limit only by the form fields around the file.
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.UploadMaxBytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Bitte senden Sie die Datei als multipart/form-data im Feld „file“.")
+		return
+	}
+	ctx := r.Context()
+	importID, uploadID := newID(), newID()
+	fields := map[string]string{}
+	var filename string
+	var size int64
+	var status int
+	var msg string
+	err = store.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return requestError(err)
+			}
+			name := part.FormName()
+			if name == "file" {
+				if filename != "" {
+					status, msg = http.StatusBadRequest, "Bitte laden Sie genau eine Datei hoch."
+					return errAnswered
+				}
+				filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
+				if filename == "." || filename == "/" || filename == "" {
+					filename = "upload"
+				}
+				if size, err = store.SaveUpload(ctx, tx, uploadID, caller.TenantID, filename, part, s.cfg.UploadMaxBytes); err != nil {
+					return requestError(err)
+				}
+				continue
+			}
+			if err := readField(part, fields); err != nil {
+				return requestError(err)
+			}
+		}
+		if filename == "" {
+			status, msg = http.StatusBadRequest, "Das Feld „file“ mit der Datei fehlt."
+			return errAnswered
+		}
+		ext := strings.ToLower(filepath.Ext(filename))
+		if ext != ".xlsx" && ext != ".csv" {
+			status, msg = http.StatusBadRequest, "Bitte laden Sie eine .xlsx- oder .csv-Datei hoch."
+			return errAnswered
+		}
+		profile := fields["profile"]
+		accountName := fields["account"]
+		delete(fields, "profile")
+		delete(fields, "account")
+		if profile == "" {
+			status, msg = http.StatusBadRequest, "Das Feld „profile“ fehlt (emails, customers oder contracts)."
+			return errAnswered
+		}
+		opts, err := importer.Options(profile, fields)
+		var oerr *importer.OptionError
+		if errors.As(err, &oerr) {
+			status, msg = http.StatusBadRequest, oerr.Message
+			return errAnswered
+		}
+		if err != nil {
+			return err
+		}
+		if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
+			status, msg = http.StatusForbidden, "Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden."
+			return errAnswered
+		}
+		target, code, m := s.targetAccount(r, caller, accountName)
+		if code != 0 {
+			status, msg = code, m
+			return errAnswered
+		}
+		return store.CreateImport(ctx, tx, store.NewImport{
+			ID: importID, TenantID: caller.TenantID, AccountID: target.ID, CreatedBy: caller.ID,
+			UploadID: uploadID, Profile: profile, Filename: filename, Options: opts,
+		})
+	})
+	switch {
+	case errors.Is(err, errAnswered):
+		if status == http.StatusInternalServerError || msg == "" {
+			s.internal(w, r, fmt.Errorf("resolve account"))
+			return
+		}
+		writeError(w, status, msg)
+		return
+	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20))
+		return
+	case errors.Is(err, errBadRequest):
+		writeError(w, http.StatusBadRequest, "Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	s.log.InfoContext(ctx, "upload stored", "import_id", importID, "tenant", caller.Tenant, "bytes", size)
+
+	taskID, err := s.enqueue(ctx, jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}, "import-preview:"+importID)
+	if err != nil {
+		store.FailImport(context.WithoutCancel(ctx), s.db, importID, "Die Datei konnte nicht zur Verarbeitung eingereiht werden. Bitte laden Sie sie erneut hoch.")
+		s.internal(w, r, err)
+		return
+	}
+	im, err := store.GetImport(ctx, s.db, caller.TenantID, importID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := toImportJSON(im)
+	out.TaskID = taskID
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+var (
+	errAnswered   = errors.New("answered")
+	errBadRequest = errors.New("bad request")
+)
+
+// requestError separates a broken request body from a failure of ours.
+func requestError(err error) error {
+	if errors.Is(err, store.ErrTooLarge) || isMaxBytes(err) {
+		return err
+	}
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		return err
+	}
+	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	return err
+}
+
+func isMaxBytes(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}
+
+func readField(part *multipart.Part, fields map[string]string) error {
+	b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxFieldBytes {
+		return fmt.Errorf("%w: field %s too long", errBadRequest, part.FormName())
+	}
+	fields[part.FormName()] = string(b)
+	return nil
+}
+
+// enqueue puts a task on the queue under a task id; an id already taken means the task
+// is already there, which is what the caller wanted.
+func (s *server) enqueue(ctx context.Context, p jobs.Payload, taskID string) (string, error) {
+	task, err := jobs.NewTask(p, asynq.TaskID(taskID))
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return "", fmt.Errorf("enqueue %s: %w", taskID, err)
+	}
+	return taskID, nil
+}
+
+func (s *server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
+	im, err := store.GetImport(r.Context(), s.db, caller.TenantID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toImportJSON(im))
+}

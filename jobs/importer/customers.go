@@ -1,0 +1,284 @@
+package importer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/crypto/argon2"
+
+	"portalwerk/jobs/sheet"
+	"portalwerk/store"
+)
+
+// customersProfile imports a customer book (seeds 002/003): create or update by key.
+type customersProfile struct {
+	mode      string // create or update
+	keys      string // external_id | portal_id | external_id,portal_id | email | login_id
+	tag       string
+	mustReset bool
+	names     map[string]string
+}
+
+func newCustomersProfile(o store.Options) *customersProfile {
+	return &customersProfile{mode: o["mode"], keys: o["keys"], tag: strings.TrimSpace(o["tag"]), mustReset: o["must_change_password"] == "true"}
+}
+
+// customerText are the free-text fields, staged and stored under the same names.
+var customerText = []string{"salutation", "first_name", "last_name", "company", "street", "zip", "city", "phone"}
+
+func (p *customersProfile) stagingColumns() []string {
+	cols := []string{"external_id text", "portal_id bigint"}
+	for _, f := range customerText {
+		cols = append(cols, f+" text")
+	}
+	return append(cols, "email text", "login_id text", "password_hash text", "errs jsonb")
+}
+
+func (p *customersProfile) prepare(l layout) error {
+	if p.mode == "sync" {
+		return &FileError{Code: "bad_option", Message: "mode=sync ist in dieser Version noch nicht verfügbar."}
+	}
+	p.names = l.name
+	if p.mode != "create" {
+		for _, k := range strings.Split(p.keys, ",") {
+			if !l.has(k) {
+				return &FileError{Code: "missing_column", Message: fmt.Sprintf("Für den Abgleich über „%s“ fehlt die Spalte %s in der Datei.", p.keys, k)}
+			}
+		}
+	}
+	return nil
+}
+
+func (p *customersProfile) name(field string) string {
+	if n := p.names[field]; n != "" {
+		return n
+	}
+	return field
+}
+
+func (p *customersProfile) stage(r sheet.Row, l layout) []any {
+	var errs rowErrors
+	vals := make([]any, 0, 14)
+
+	ext := l.cell(r, "external_id")
+	key, code, msg := textKey(ext)
+	if code != "" {
+		errs.add(p.name("external_id"), ext.Value, code, msg)
+	}
+	vals = append(vals, nullable(key))
+
+	var portalID any
+	if c := l.cell(r, "portal_id"); strings.TrimSpace(c.Value) != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64)
+		if err != nil || id <= 0 {
+			errs.add(p.name("portal_id"), c.Value, "invalid_key", "Die Portal ID muss eine ganze Zahl sein, wie sie das Portal vergeben hat.")
+		} else {
+			portalID = id
+		}
+	}
+	vals = append(vals, portalID)
+	for _, f := range customerText {
+		vals = append(vals, text(l.cell(r, f)))
+	}
+	mc := l.cell(r, "email")
+	addr, ok := email(mc)
+	if !ok {
+		errs.add(p.name("email"), mc.Value, "invalid_email", "Die E-Mail-Adresse ist ungültig. Erwartet wird genau eine Adresse der Form name@beispiel.de.")
+	}
+	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
+	var hash any
+	if pw := l.cell(r, "password").Value; pw != "" {
+		hash = hashPassword(pw)
+	}
+	return append(vals, hash, errs.value())
+}
+
+// hashPassword returns an argon2id hash in the PHC string format.
+func hashPassword(pw string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	const t, m, threads = 2, 19 * 1024, 1
+	sum := argon2.IDKey([]byte(pw), salt, t, m, threads, 32)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, m, t, threads, enc.EncodeToString(salt), enc.EncodeToString(sum))
+}
+
+// keyMatch joins a staged row s to a customer c by the chosen keys.
+func (p *customersProfile) keyMatch() string {
+	switch p.keys {
+	case "portal_id":
+		return `c.id = s.portal_id`
+	case "external_id,portal_id":
+		return `c.id = s.portal_id AND c.external_id = s.external_id`
+	case "email":
+		return `c.email = s.email`
+	case "login_id":
+		return `c.login_id = s.login_id`
+	}
+	return `c.external_id = s.external_id`
+}
+
+// keyExpr is the row's key over the staging alias s2, NULL when the row has none.
+func (p *customersProfile) keyExpr() string {
+	switch p.keys {
+	case "portal_id":
+		return `s2.portal_id`
+	case "external_id,portal_id":
+		return `CASE WHEN s2.external_id IS NOT NULL AND s2.portal_id IS NOT NULL THEN s2.external_id || '/' || s2.portal_id END`
+	case "email", "login_id":
+		return `s2.` + p.keys
+	}
+	return `s2.external_id`
+}
+
+func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint`); err != nil {
+		return store.Counts{}, fmt.Errorf("prepare staging: %w", err)
+	}
+	if err := markDuplicates(ctx, tx, st, p.keyExpr(), p.name(strings.Split(p.keys, ",")[0]), "duplicate_key",
+		"Dieser Schlüssel steht mehrfach in der Datei; er wurde zuerst in Zeile %s verwendet."); err != nil {
+		return store.Counts{}, err
+	}
+	if p.keys != "external_id" {
+		if err := markDuplicates(ctx, tx, st, "s2.external_id", p.name("external_id"), "duplicate_key",
+			"Diese externe ID steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
+			return store.Counts{}, err
+		}
+	}
+	if err := markDuplicates(ctx, tx, st, "s2.login_id", p.name("login_id"), "duplicate_login",
+		"Diese Login ID steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
+		return store.Counts{}, err
+	}
+	return p.check(ctx, tx, st, im)
+}
+
+// check matches the rows against the data as it is now, marks the conflicts with stored
+// customers and counts. Preview and apply both run it, apply inside its transaction.
+func (p *customersProfile) check(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	steps := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"reset matches", `UPDATE ` + st + ` SET match_id = NULL WHERE match_id IS NOT NULL`, nil},
+		{"match", `UPDATE ` + st + ` s SET match_id = m.id FROM (
+				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
+				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NULL AND ` + p.keyMatch() + `
+				ORDER BY s.row_num, c.id) m
+			WHERE s.row_num = m.row_num`, []any{im.AccountID}},
+		{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+				'col', $2::text, 'value', s.external_id, 'code', 'key_exists',
+				'message', 'Ein Kunde mit dieser externen ID ist in diesem Benutzerkonto bereits vorhanden.'))
+			WHERE s.errs IS NULL AND s.external_id IS NOT NULL AND EXISTS (
+				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL
+					AND c.external_id = s.external_id AND c.id IS DISTINCT FROM s.match_id)`,
+			[]any{im.AccountID, p.name("external_id")}},
+		{"login taken", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+				'col', $2::text, 'value', s.login_id, 'code', 'duplicate_login',
+				'message', format('Diese Login ID wird bereits von Kunde %s im Benutzerkonto %s verwendet.', COALESCE(c.external_id, c.id::text), a.name)))
+			FROM customers c JOIN accounts a ON a.id = c.account_id
+			WHERE s.errs IS NULL AND c.tenant_id = $1 AND c.login_id = s.login_id AND c.id IS DISTINCT FROM s.match_id`,
+			[]any{im.TenantID, p.name("login_id")}},
+	}
+	if p.mode == "create" {
+		steps[2].sql = `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+				'col', $2::text, 'value', COALESCE(s.external_id, s.portal_id::text), 'code', 'key_exists',
+				'message', 'Ein Kunde mit diesem Schlüssel ist in diesem Benutzerkonto bereits vorhanden.'))
+			WHERE s.errs IS NULL AND (s.match_id IS NOT NULL OR (s.external_id IS NOT NULL AND EXISTS (
+				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id)))`
+		steps[2].args = []any{im.AccountID, p.name(strings.Split(p.keys, ",")[0])}
+	}
+	for _, s := range steps {
+		if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return store.Counts{}, fmt.Errorf("customers import: %s: %w", s.what, err)
+		}
+	}
+	var c store.Counts
+	create := `s.match_id IS NULL`
+	if p.mode == "create" {
+		create = `true`
+	}
+	err := tx.QueryRowxContext(ctx, `SELECT
+			count(*) FILTER (WHERE s.errs IS NOT NULL),
+			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND `+p.changes()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT `+p.changes()+`)
+		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Update, &c.Unchanged)
+	if err != nil {
+		return c, fmt.Errorf("count customers import: %w", err)
+	}
+	return c, nil
+}
+
+// changes is true when a matched row writes at least one new value; an empty cell keeps
+// the stored value.
+func (p *customersProfile) changes() string {
+	var or []string
+	for _, f := range append([]string{"external_id", "email", "login_id"}, customerText...) {
+		or = append(or, fmt.Sprintf("(s.%s IS NOT NULL AND s.%[1]s IS DISTINCT FROM c.%[1]s)", f))
+	}
+	// A new password always counts: salted hashes cannot be compared.
+	or = append(or, "s.password_hash IS NOT NULL")
+	if p.tag != "" {
+		or = append(or, "NOT ("+quote(p.tag)+" = ANY(c.tags))")
+	}
+	return "(" + strings.Join(or, " OR ") + ")"
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	counts, err := p.check(ctx, tx, st, im)
+	if err != nil {
+		return counts, err
+	}
+	tags := `'{}'::text[]`
+	if p.tag != "" {
+		tags = `ARRAY[` + quote(p.tag) + `]`
+	}
+	fields := append([]string{"external_id", "email", "login_id"}, customerText...)
+	insert := `INSERT INTO customers (tenant_id, account_id, ` + strings.Join(fields, ", ") + `, password_hash, must_change_password, tags)
+		SELECT $1, $2, s.` + strings.Join(fields, ", s.") + `, s.password_hash, s.password_hash IS NOT NULL AND $3, ` + tags + `
+		FROM ` + st + ` s WHERE s.errs IS NULL`
+	if p.mode != "create" {
+		insert += ` AND s.match_id IS NULL`
+	}
+	if _, err := tx.ExecContext(ctx, insert+` ORDER BY s.row_num`, im.TenantID, im.AccountID, p.mustReset); err != nil {
+		return counts, fmt.Errorf("insert customers: %w", err)
+	}
+	if p.mode != "create" {
+		var set []string
+		for _, f := range fields {
+			set = append(set, fmt.Sprintf("%s = COALESCE(s.%[1]s, c.%[1]s)", f))
+		}
+		set = append(set, "password_hash = COALESCE(s.password_hash, c.password_hash)",
+			"must_change_password = CASE WHEN s.password_hash IS NOT NULL THEN $1 ELSE c.must_change_password END",
+			"updated_at = now()")
+		if p.tag != "" {
+			set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE c.tags || "+quote(p.tag)+" END")
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
+			FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND `+p.changes(), p.mustReset)
+		if err != nil {
+			return counts, fmt.Errorf("update customers: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != counts.Update {
+			return counts, fmt.Errorf("update customers: updated %d rows, counted %d", n, counts.Update)
+		}
+	}
+	return counts, resaveErrors(ctx, tx, st, im.ID)
+}
+
+// resaveErrors replaces the import's row errors with the staged ones, which apply may
+// have added to.
+func resaveErrors(ctx context.Context, tx *sqlx.Tx, st, id string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
+		return fmt.Errorf("clear errors: %w", err)
+	}
+	return saveErrors(ctx, tx, st, id)
+}

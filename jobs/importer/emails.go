@@ -1,0 +1,123 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs/sheet"
+	"portalwerk/store"
+)
+
+// emailsProfile fills in residents' e-mail addresses by Nutzerfremdnummer (seeds 000/001).
+type emailsProfile struct {
+	mode    string // fill_empty or overwrite
+	keyName string // the key column as the file names it
+}
+
+func (p *emailsProfile) stagingColumns() []string {
+	return []string{"external_id text", "email text", "errs jsonb"}
+}
+
+func (p *emailsProfile) prepare(l layout) error {
+	p.keyName = l.name["external_id"]
+	return nil
+}
+
+func (p *emailsProfile) stage(r sheet.Row, l layout) []any {
+	var errs rowErrors
+	keyCell := l.cell(r, "external_id")
+	key, code, msg := nutzerfremdnummer(keyCell)
+	if code != "" {
+		errs.add(l.name["external_id"], keyCell.Value, code, msg)
+	}
+	mailCell := l.cell(r, "email")
+	addr, ok := email(mailCell)
+	if !ok {
+		errs.add(l.name["email"], mailCell.Value, "invalid_email", "Die E-Mail-Adresse ist ungültig. Erwartet wird genau eine Adresse der Form name@beispiel.de.")
+	}
+	return []any{nullable(key), nullable(addr), errs.value()}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// liveMatch joins a staged row to the live customer with its key in the target account.
+const liveMatch = `c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id`
+
+func (p *emailsProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	if err := markDuplicates(ctx, tx, st, "s2.external_id", p.keyName, "duplicate_key",
+		"Die Nutzerfremdnummer steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
+		return store.Counts{}, err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET errs = jsonb_build_array(jsonb_build_object(
+			'col', $2::text, 'value', s.external_id, 'code', 'unknown_key',
+			'message', 'Diese Nutzerfremdnummer ist beim Abrechnungsunternehmen nicht bekannt. Bitte prüfen Sie die Nummer.'))
+		WHERE s.errs IS NULL AND s.external_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE `+liveMatch+`)`,
+		im.AccountID, p.keyName)
+	if err != nil {
+		return store.Counts{}, fmt.Errorf("mark unknown keys: %w", err)
+	}
+	return p.count(ctx, tx, st, im)
+}
+
+// count classifies every staged row against the data as it is now.
+func (p *emailsProfile) count(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	var c struct {
+		Errors, Skip, Unchanged, Update int64
+	}
+	err := tx.QueryRowxContext(ctx, `SELECT
+			count(*) FILTER (WHERE s.errs IS NOT NULL OR (s.email IS NOT NULL AND c.id IS NULL)),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.email IS NULL),
+			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND NOT (`+p.changes()+`)),
+			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND `+p.changes()+`)
+		FROM `+st+` s LEFT JOIN customers c ON `+liveMatch, im.AccountID).Scan(&c.Errors, &c.Skip, &c.Unchanged, &c.Update)
+	if err != nil {
+		return store.Counts{}, fmt.Errorf("count emails import: %w", err)
+	}
+	return store.Counts{Errors: c.Errors, Skip: c.Skip, Unchanged: c.Unchanged, Update: c.Update}, nil
+}
+
+// changes is true for a staged row that writes a new address.
+func (p *emailsProfile) changes() string {
+	cond := `s.email IS NOT NULL AND c.email IS DISTINCT FROM s.email`
+	if p.mode != "overwrite" {
+		cond += ` AND c.email IS NULL`
+	}
+	return "(" + cond + ")"
+}
+
+func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	counts, err := p.count(ctx, tx, st, im)
+	if err != nil {
+		return counts, err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE customers c SET email = s.email, updated_at = now()
+		FROM `+st+` s WHERE s.errs IS NULL AND `+liveMatch+` AND `+p.changes(), im.AccountID)
+	if err != nil {
+		return counts, fmt.Errorf("apply emails: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != counts.Update {
+		return counts, fmt.Errorf("apply emails: updated %d rows, counted %d", n, counts.Update)
+	}
+	return counts, nil
+}
+
+// markDuplicates marks every row after the first with the same value of expr (over the
+// staging table aliased s2; NULL values are never duplicates).
+func markDuplicates(ctx context.Context, tx *sqlx.Tx, st, expr, display, code, msg string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET errs = COALESCE(s.errs, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+			'col', $1::text, 'value', d.val, 'code', $2::text, 'message', format($3, d.first)))
+		FROM (SELECT row_num, (`+expr+`)::text AS val, min(row_num) OVER (PARTITION BY `+expr+`) AS first
+			FROM `+st+` s2 WHERE (`+expr+`) IS NOT NULL) d
+		WHERE s.row_num = d.row_num AND d.row_num > d.first`, display, code, msg)
+	if err != nil {
+		return fmt.Errorf("mark duplicate %s: %w", display, err)
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs/sheet"
+	"portalwerk/store"
+)
+
+// ErrCancelled is returned when the user cancelled the import while it ran.
+var ErrCancelled = errors.New("import cancelled")
+
+// Engine runs previews and applies.
+type Engine struct {
+	DB  *sqlx.DB
+	Log *slog.Logger
+}
+
+// profile is what differs between import profiles: how a row is validated and staged,
+// and the set-based statements that forecast and apply it.
+type profile interface {
+	// stagingColumns are the columns of the staging table after row_num, with types;
+	// the last one is "errs jsonb".
+	stagingColumns() []string
+	// layout checks the header (or columns=) and returns the column positions.
+	prepare(l layout) error
+	// stage validates a row and returns the values for the staging columns.
+	stage(r sheet.Row, l layout) []any
+	// forecast marks the errors only visible across rows and counts what apply would do.
+	forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
+	// apply writes the staged rows into the account and returns the applied counts.
+	apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
+}
+
+func newProfile(im store.Import) (profile, error) {
+	switch im.Profile {
+	case ProfileEmails:
+		return &emailsProfile{mode: im.Options["email_mode"]}, nil
+	case ProfileCustomers:
+		return newCustomersProfile(im.Options), nil
+	}
+	return nil, &FileError{Code: "unknown_profile", Message: fmt.Sprintf("Das Profil „%s“ wird nicht unterstützt.", im.Profile)}
+}
+
+// stagingTable is the import's own table in the staging schema.
+func stagingTable(id string) string {
+	return `staging."import_` + strings.ReplaceAll(id, "-", "") + `"`
+}
+
+// batchRows is how many staged rows travel between reader and loader at once.
+const batchRows = 2048
+
+// progressEvery is how often rows_read is written while reading.
+const progressEvery = time.Second
+
+// Preview reads the file once and stages, validates and forecasts it. A preview that
+// already ran returns the import as it is, so a retried task does nothing twice.
+func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
+	im, err := store.ImportByID(ctx, e.DB, id)
+	if err != nil {
+		return im, err
+	}
+	if im.Status != store.StatusQueued && im.Status != store.StatusPreviewing {
+		return im, nil
+	}
+	if err := store.MoveImport(ctx, e.DB, id, store.StatusPreviewing, store.StatusQueued, store.StatusPreviewing); errors.Is(err, store.ErrConflict) {
+		return store.ImportByID(ctx, e.DB, id)
+	} else if err != nil {
+		return im, err
+	}
+	if im.UploadID == nil {
+		return im, &FileError{Code: "file_gone", Message: "Die hochgeladene Datei ist nicht mehr vorhanden. Bitte laden Sie sie erneut hoch."}
+	}
+	prof, err := newProfile(im)
+	if err != nil {
+		return im, err
+	}
+	rd, cleanup, err := e.open(ctx, im)
+	if err != nil {
+		return im, err
+	}
+	defer cleanup()
+
+	var l layout
+	if im.Options["header"] == "false" {
+		l, err = columnsByPosition(im.Profile, im.Options["columns"])
+	} else {
+		var header sheet.Row
+		header, err = rd.Next()
+		if errors.Is(err, io.EOF) {
+			return im, &FileError{Code: "empty_file", Message: "Die Datei enthält keine Zeilen."}
+		}
+		if err != nil {
+			return im, fileError(err)
+		}
+		l, err = layoutFromHeader(im.Profile, header)
+	}
+	if err != nil {
+		return im, asFileError(err)
+	}
+	if err := prof.prepare(l); err != nil {
+		return im, err
+	}
+
+	st := stagingTable(id)
+	var rowsRead int64
+	err = store.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+st); err != nil {
+			return fmt.Errorf("drop staging: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE `+st+` (row_num integer NOT NULL, `+strings.Join(prof.stagingColumns(), ", ")+`)`); err != nil {
+			return fmt.Errorf("create staging: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
+			return fmt.Errorf("clear errors: %w", err)
+		}
+		if rowsRead, err = e.load(ctx, tx, st, id, rd, prof, l); err != nil {
+			return err
+		}
+		if rowsRead == 0 {
+			return &FileError{Code: "no_rows", Message: "Die Datei enthält keine Datenzeilen, nur die Kopfzeile."}
+		}
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+st); err != nil {
+			return fmt.Errorf("analyze staging: %w", err)
+		}
+		counts, err := prof.forecast(ctx, tx, st, im)
+		if err != nil {
+			return err
+		}
+		if err := saveErrors(ctx, tx, st, id); err != nil {
+			return err
+		}
+		counts.Rows = rowsRead
+		if err := store.MoveImport(ctx, tx, id, store.StatusPreviewed, store.StatusPreviewing); errors.Is(err, store.ErrConflict) {
+			return ErrCancelled
+		} else if err != nil {
+			return err
+		}
+		return store.SetImportCounts(ctx, tx, id, store.StatusPreviewed, rowsRead, counts, nil)
+	})
+	if err != nil {
+		return im, err
+	}
+	e.Log.InfoContext(ctx, "import previewed", slog.Int64("rows", rowsRead))
+	return store.ImportByID(ctx, e.DB, id)
+}
+
+// open returns a row reader over the stored upload: csv streams from PostgreSQL; xlsx is
+// spooled to a temp file first, as a zip needs random access.
+func (e *Engine) open(ctx context.Context, im store.Import) (sheet.Reader, func(), error) {
+	src := store.OpenUpload(ctx, e.DB, *im.UploadID)
+	opts := sheet.Options{Sheet: im.Options["sheet"], Delimiter: im.Options["delimiter"], Encoding: im.Options["encoding"]}
+	if strings.HasSuffix(strings.ToLower(im.Filename), ".csv") {
+		rd, err := sheet.OpenCSV(src, opts)
+		if err != nil {
+			return nil, nil, fileError(err)
+		}
+		return rd, func() { rd.Close() }, nil
+	}
+	f, err := os.CreateTemp("", "portalwerk-*.xlsx")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool upload: %w", err)
+	}
+	remove := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := io.Copy(f, src); err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("spool upload: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("spool upload: %w", err)
+	}
+	rd, err := sheet.OpenXLSX(f.Name(), opts)
+	if err != nil {
+		remove()
+		return nil, nil, fileError(err)
+	}
+	return rd, func() { rd.Close(); remove() }, nil
+}
+
+// fileError turns the reader's file-level problems into the import's user message.
+func fileError(err error) error {
+	var se *sheet.FileError
+	if errors.As(err, &se) {
+		return &FileError{Code: se.Code, Message: se.Message}
+	}
+	return err
+}
+
+func asFileError(err error) error {
+	var oe *OptionError
+	if errors.As(err, &oe) {
+		return &FileError{Code: "bad_option", Message: oe.Message}
+	}
+	return err
+}
+
+// load streams the rows into the staging table with COPY while a second goroutine reads
+// and validates the next batch, writing progress as it goes.
+func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, error) {
+	cols := []string{"row_num"}
+	for _, c := range prof.stagingColumns() {
+		cols = append(cols, strings.Fields(c)[0])
+	}
+	stmt, err := tx.PrepareContext(ctx, `COPY `+st+` (`+strings.Join(cols, ", ")+`) FROM STDIN`)
+	if err != nil {
+		return 0, fmt.Errorf("start copy: %w", err)
+	}
+	defer stmt.Close()
+
+	rctx, cancel := context.WithCancel(ctx)
+	batches := make(chan [][]any, 4)
+	readErr := make(chan error, 1)
+	// However load ends, the reader goroutine has stopped before the file is closed.
+	defer func() {
+		cancel()
+		for range batches {
+		}
+	}()
+	go func() {
+		defer close(batches)
+		batch := make([][]any, 0, batchRows)
+		for {
+			r, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				readErr <- fileError(err)
+				return
+			}
+			batch = append(batch, append([]any{r.Num}, prof.stage(r, l)...))
+			if len(batch) == batchRows {
+				select {
+				case batches <- batch:
+				case <-rctx.Done():
+					readErr <- rctx.Err()
+					return
+				}
+				batch = make([][]any, 0, batchRows)
+			}
+		}
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-rctx.Done():
+				readErr <- rctx.Err()
+				return
+			}
+		}
+		readErr <- nil
+	}()
+
+	var n int64
+	last := time.Now()
+	for batch := range batches {
+		for _, vals := range batch {
+			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+				return n, fmt.Errorf("copy row %v: %w", vals[0], err)
+			}
+		}
+		n += int64(len(batch))
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
+			if err := e.progress(ctx, id, n); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := <-readErr; err != nil {
+		return n, err
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return n, fmt.Errorf("finish copy: %w", err)
+	}
+	return n, e.progress(ctx, id, n)
+}
+
+// progress writes rows_read outside the preview's transaction, so it is visible while
+// the preview runs, and notices a cancel.
+func (e *Engine) progress(ctx context.Context, id string, n int64) error {
+	res, err := e.DB.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1 AND status = 'previewing'`, id, n)
+	if err != nil {
+		return fmt.Errorf("import %s progress: %w", id, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return ErrCancelled
+	}
+	return nil
+}
+
+// saveErrors copies the staged row errors into import_errors in one statement.
+func saveErrors(ctx context.Context, tx *sqlx.Tx, st, id string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO import_errors (import_id, row_num, col, value, code, message)
+		SELECT $1, s.row_num, e.col, e.value, e.code, e.message
+		FROM `+st+` s, jsonb_to_recordset(s.errs) AS e(col text, value text, code text, message text)
+		WHERE s.errs IS NOT NULL`, id)
+	if err != nil {
+		return fmt.Errorf("save row errors: %w", err)
+	}
+	return nil
+}
+
+// Apply applies a confirmed import in one transaction: all rows or, on any failure,
+// none. An import already done is left as it is, so a retried task applies once.
+func (e *Engine) Apply(ctx context.Context, id string) error {
+	var counts store.Counts
+	err := store.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		im, err := store.LockImport(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if im.Status != store.StatusApplying {
+			return nil
+		}
+		prof, err := newProfile(im)
+		if err != nil {
+			return err
+		}
+		st := stagingTable(id)
+		if counts, err = prof.apply(ctx, tx, st, im); err != nil {
+			return err
+		}
+		counts.Rows = im.RowsRead
+		if _, err := tx.ExecContext(ctx, `DROP TABLE `+st); err != nil {
+			return fmt.Errorf("drop staging: %w", err)
+		}
+		return store.SetImportCounts(ctx, tx, id, store.StatusDone, im.RowsRead, counts, nil)
+	})
+	if err != nil {
+		return err
+	}
+	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update))
+	return nil
+}

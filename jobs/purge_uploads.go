@@ -1,0 +1,30 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"portalwerk/store"
+)
+
+// TypePurgeUploads deletes stored upload files older than UPLOAD_RETENTION.
+const TypePurgeUploads = "uploads:purge"
+
+// PurgeUploads is enqueued by the scheduler once per slot.
+type PurgeUploads struct {
+	Slot string `json:"slot"` // the scheduled time this run belongs to
+}
+
+func (PurgeUploads) TaskType() string { return TypePurgeUploads }
+func (PurgeUploads) Queue() string    { return QueuePeriodic }
+
+func (h *Handlers) purgeUploads(ctx context.Context, p PurgeUploads) error {
+	cutoff := h.Now().Add(-h.Config.UploadRetention)
+	n, err := store.PurgeUploads(ctx, h.DB, cutoff)
+	if err != nil {
+		return fmt.Errorf("purge uploads for slot %s: %w", p.Slot, err)
+	}
+	h.Log.InfoContext(ctx, "purged uploads", slog.String("slot", p.Slot), slog.Int64("files", n), slog.Time("before", cutoff))
+	return nil
+}

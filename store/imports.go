@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Import statuses, in the order an import moves through them.
+const (
+	StatusQueued     = "queued"
+	StatusPreviewing = "previewing"
+	StatusPreviewed  = "previewed"
+	StatusApplying   = "applying"
+	StatusDone       = "done"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// ErrConflict is returned when an object is not in a state that allows the change.
+var ErrConflict = errors.New("conflict")
+
+// Counts are an import's forecast (while previewed) or applied figures (once done).
+type Counts struct {
+	Rows         int64 `json:"rows"`
+	Create       int64 `json:"create"`
+	Update       int64 `json:"update"`
+	Unchanged    int64 `json:"unchanged"`
+	Skip         int64 `json:"skip"`
+	Restore      int64 `json:"restore"`
+	TransferCopy int64 `json:"transfer_copy"`
+	TransferMove int64 `json:"transfer_move"`
+	Delete       int64 `json:"delete"`
+	Errors       int64 `json:"errors"`
+}
+
+// Scan reads Counts from jsonb.
+func (c *Counts) Scan(src any) error { return scanJSON(src, c) }
+
+// Value stores Counts as jsonb.
+func (c Counts) Value() (driver.Value, error) { return json.Marshal(c) }
+
+// Options are an import's profile options as given on upload.
+type Options map[string]string
+
+// Scan reads Options from jsonb.
+func (o *Options) Scan(src any) error { return scanJSON(src, o) }
+
+// Value stores Options as jsonb.
+func (o Options) Value() (driver.Value, error) { return json.Marshal(o) }
+
+// Sources counts an import's transfers per source account.
+type Sources map[string]int64
+
+// Scan reads Sources from jsonb.
+func (s *Sources) Scan(src any) error { return scanJSON(src, s) }
+
+func scanJSON(src, dst any) error {
+	b, ok := src.([]byte)
+	if !ok {
+		return fmt.Errorf("scan json: unexpected %T", src)
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// Import is one upload on its way through preview, confirm and apply.
+type Import struct {
+	ID          string     `db:"id"`
+	TenantID    int64      `db:"tenant_id"`
+	AccountID   int64      `db:"account_id"`
+	Account     string     `db:"account"`
+	CreatedBy   int64      `db:"created_by"`
+	UploadID    *string    `db:"upload_id"`
+	Profile     string     `db:"profile"`
+	Filename    string     `db:"filename"`
+	Options     Options    `db:"options"`
+	Status      string     `db:"status"`
+	RowsRead    int64      `db:"rows_read"`
+	Counts      *Counts    `db:"counts"`
+	Sources     *Sources   `db:"transfer_sources"`
+	SkipInvalid bool       `db:"skip_invalid"`
+	Error       *string    `db:"error"`
+	CreatedAt   time.Time  `db:"created_at"`
+	FinishedAt  *time.Time `db:"finished_at"`
+}
+
+// NewImport holds what the enqueuer knows when a file arrives.
+type NewImport struct {
+	ID        string
+	TenantID  int64
+	AccountID int64
+	CreatedBy int64
+	UploadID  string
+	Profile   string
+	Filename  string
+	Options   Options
+}
+
+// CreateImport records a queued import.
+func CreateImport(ctx context.Context, db sqlx.ExecerContext, n NewImport) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO imports (id, tenant_id, account_id, created_by, upload_id, profile, filename, options)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, n.ID, n.TenantID, n.AccountID, n.CreatedBy, n.UploadID, n.Profile, n.Filename, n.Options)
+	if err != nil {
+		return fmt.Errorf("create import: %w", err)
+	}
+	return nil
+}
+
+const importColumns = `i.id, i.tenant_id, i.account_id, a.name AS account, i.created_by, i.upload_id, i.profile,
+	i.filename, i.options, i.status, i.rows_read, i.counts, i.transfer_sources, i.skip_invalid, i.error,
+	i.created_at, i.finished_at`
+
+// GetImport returns the tenant's import; another tenant's import is ErrNotFound.
+func GetImport(ctx context.Context, db sqlx.QueryerContext, tenantID int64, id string) (Import, error) {
+	if !ValidID(id) {
+		return Import{}, ErrNotFound
+	}
+	return importWhere(ctx, db, `i.tenant_id = $1 AND i.id = $2`, tenantID, id)
+}
+
+// ImportByID returns an import for the worker, which acts on the payload's id.
+func ImportByID(ctx context.Context, db sqlx.QueryerContext, id string) (Import, error) {
+	return importWhere(ctx, db, `i.id = $1`, id)
+}
+
+// LockImport reads an import inside a transaction and holds its row lock until the end.
+func LockImport(ctx context.Context, tx *sqlx.Tx, id string) (Import, error) {
+	return importWhere(ctx, tx, `i.id = $1 FOR UPDATE OF i`, id)
+}
+
+func importWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Import, error) {
+	var im Import
+	err := sqlx.GetContext(ctx, db, &im, `SELECT `+importColumns+` FROM imports i JOIN accounts a ON a.id = i.account_id WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Import{}, ErrNotFound
+	}
+	if err != nil {
+		return Import{}, fmt.Errorf("get import: %w", err)
+	}
+	return im, nil
+}
+
+// MoveImport changes an import's status from one of the given states; ErrConflict when it
+// is in none of them.
+func MoveImport(ctx context.Context, db sqlx.ExecerContext, id, to string, from ...string) error {
+	finished := to == StatusDone || to == StatusFailed || to == StatusCancelled
+	res, err := db.ExecContext(ctx, `UPDATE imports SET status = $2,
+			finished_at = CASE WHEN $3 THEN now() ELSE finished_at END
+		WHERE id = $1 AND status = ANY($4)`, id, to, finished, pq.Array(from))
+	if err != nil {
+		return fmt.Errorf("move import %s to %s: %w", id, to, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("move import %s to %s: %w", id, to, ErrConflict)
+	}
+	return nil
+}
+
+// SetImportProgress records how many rows have been read so far.
+func SetImportProgress(ctx context.Context, db sqlx.ExecerContext, id string, rowsRead int64) error {
+	if _, err := db.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1`, id, rowsRead); err != nil {
+		return fmt.Errorf("import %s progress: %w", id, err)
+	}
+	return nil
+}
+
+// SetImportCounts records the forecast or the applied figures and the next status.
+func SetImportCounts(ctx context.Context, db sqlx.ExecerContext, id, status string, rowsRead int64, c Counts, sources Sources) error {
+	var src any
+	if len(sources) > 0 {
+		b, err := json.Marshal(sources)
+		if err != nil {
+			return fmt.Errorf("import %s sources: %w", id, err)
+		}
+		src = b
+	}
+	_, err := db.ExecContext(ctx, `UPDATE imports SET status = $2, rows_read = $3, counts = $4, transfer_sources = $5,
+			finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END
+		WHERE id = $1`, id, status, rowsRead, c, src)
+	if err != nil {
+		return fmt.Errorf("import %s counts: %w", id, err)
+	}
+	return nil
+}
+
+// FailImport records a failure with a sentence for the user, unless the import has
+// already finished.
+func FailImport(ctx context.Context, db sqlx.ExecerContext, id, message string) error {
+	_, err := db.ExecContext(ctx, `UPDATE imports SET status = 'failed', error = $2, finished_at = now()
+		WHERE id = $1 AND status NOT IN ('done', 'cancelled')`, id, message)
+	if err != nil {
+		return fmt.Errorf("fail import %s: %w", id, err)
+	}
+	return nil
+}
+
+// ConfirmImport moves a previewed import to applying and records whether invalid rows
+// are skipped.
+func ConfirmImport(ctx context.Context, db sqlx.ExecerContext, id string, skipInvalid bool) error {
+	res, err := db.ExecContext(ctx, `UPDATE imports SET status = 'applying', skip_invalid = $2
+		WHERE id = $1 AND status = 'previewed'`, id, skipInvalid)
+	if err != nil {
+		return fmt.Errorf("confirm import %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("confirm import %s: %w", id, ErrConflict)
+	}
+	return nil
+}
+
+// RowError is one invalid cell of an import, with the row as the user sees it.
+type RowError struct {
+	Row     int    `db:"row_num" json:"row"`
+	Column  string `db:"col" json:"column"`
+	Value   string `db:"value" json:"value"`
+	Code    string `db:"code" json:"code"`
+	Message string `db:"message" json:"message"`
+}
+
+// ImportErrors lists an import's row errors ordered by row.
+func ImportErrors(ctx context.Context, db sqlx.QueryerContext, id string) ([]RowError, error) {
+	out := []RowError{}
+	if err := sqlx.SelectContext(ctx, db, &out, `SELECT row_num, col, value, code, message FROM import_errors
+		WHERE import_id = $1 ORDER BY row_num, col`, id); err != nil {
+		return nil, fmt.Errorf("import %s errors: %w", id, err)
+	}
+	return out, nil
+}
+
+// ValidID says whether s has the form of an id we hand out (a UUID), so that a mistyped
+// id is "not found" rather than a database error.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}
