@@ -22,19 +22,19 @@ import (
 
 // importJSON is the import object of the API.
 type importJSON struct {
-	ID              string          `json:"id"`
-	Profile         string          `json:"profile"`
-	Account         string          `json:"account"`
-	Status          string          `json:"status"`
-	Filename        string          `json:"filename"`
-	Options         store.Options   `json:"options"`
-	Progress        progressJSON    `json:"progress"`
-	Counts          *store.Counts   `json:"counts"`
-	TransferSources store.Sources   `json:"transfer_sources"`
-	Error           *string         `json:"error"`
-	CreatedAt       time.Time       `json:"created_at"`
-	FinishedAt      *time.Time      `json:"finished_at"`
-	TaskID          string          `json:"task_id,omitempty"`
+	ID              string        `json:"id"`
+	Profile         string        `json:"profile"`
+	Account         string        `json:"account"`
+	Status          string        `json:"status"`
+	Filename        string        `json:"filename"`
+	Options         store.Options `json:"options"`
+	Progress        progressJSON  `json:"progress"`
+	Counts          *store.Counts `json:"counts"`
+	TransferSources store.Sources `json:"transfer_sources"`
+	Error           *string       `json:"error"`
+	CreatedAt       time.Time     `json:"created_at"`
+	FinishedAt      *time.Time    `json:"finished_at"`
+	TaskID          string        `json:"task_id,omitempty"`
 }
 
 type progressJSON struct {

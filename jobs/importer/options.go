@@ -64,7 +64,7 @@ func Options(profile string, given map[string]string) (store.Options, error) {
 		return nil, &OptionError{Field: "profile", Message: "Das Profil contracts ist in dieser Version noch nicht verfügbar."}
 	}
 	if !ok {
-		return nil, &OptionError{Field: "profile", Message: fmt.Sprintf("Unbekanntes Profil „%s“: erlaubt sind emails, customers, contracts.", profile)}
+		return nil, &OptionError{Field: "profile", Message: fmt.Sprintf("Unbekanntes Profil „%s“ im Feld „profile“: erlaubt sind emails, customers, contracts.", profile)}
 	}
 	all := append(slices.Clone(commonOptions), specific...)
 	out := store.Options{}
