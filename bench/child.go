@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
@@ -16,6 +18,7 @@ import (
 // childResult is what the worker process reports back on stdout.
 type childResult struct {
 	PreviewSec float64      `json:"preview_s"`
+	LoadSec    float64      `json:"load_s"` // preview until the last rows_read change: read + stage + COPY
 	ApplySec   float64      `json:"apply_s"`
 	Forecast   store.Counts `json:"forecast"`
 	Applied    store.Counts `json:"applied"`
@@ -42,7 +45,10 @@ func runChild(args []string) int {
 
 	var res childResult
 	t0 := time.Now()
+	stop, loaded := watchLoad(ctx, db, id, t0)
 	im, err := e.Preview(ctx, id)
+	stop()
+	res.LoadSec = <-loaded
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: preview:", err)
 		return 1
@@ -77,4 +83,31 @@ func runChild(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// watchLoad polls the import's rows_read (the engine writes it once a second while
+// loading and once more when the COPY has finished) and reports when it last changed:
+// the end of the loading phase, to within the poll interval, as seconds since t0.
+func watchLoad(ctx context.Context, db *sqlx.DB, id string, t0 time.Time) (stop func(), loaded <-chan float64) {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan float64, 1)
+	go func() {
+		var last int64
+		var at float64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				out <- at
+				return
+			case <-tick.C:
+			}
+			var n int64
+			if err := db.GetContext(ctx, &n, `SELECT rows_read FROM imports WHERE id = $1`, id); err == nil && n != last {
+				last, at = n, time.Since(t0).Seconds()
+			}
+		}
+	}()
+	return cancel, out
 }
