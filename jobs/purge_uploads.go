@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 
+	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
 
-// TypePurgeUploads deletes stored upload files older than UPLOAD_RETENTION.
+// TypePurgeUploads deletes stored upload files older than UPLOAD_RETENTION and the
+// staging tables no import will apply any more.
 const TypePurgeUploads = "uploads:purge"
 
 // PurgeUploads is enqueued by the scheduler once per slot.
@@ -25,6 +27,11 @@ func (h *Handlers) purgeUploads(ctx context.Context, p PurgeUploads) error {
 	if err != nil {
 		return fmt.Errorf("purge uploads for slot %s: %w", p.Slot, err)
 	}
-	h.Log.InfoContext(ctx, "purged uploads", slog.String("slot", p.Slot), slog.Int64("files", n), slog.Time("before", cutoff))
+	tables, err := importer.PurgeStaging(ctx, h.DB, cutoff)
+	if err != nil {
+		return fmt.Errorf("purge staging for slot %s: %w", p.Slot, err)
+	}
+	h.Log.InfoContext(ctx, "purged uploads", slog.String("slot", p.Slot), slog.Int64("files", n),
+		slog.Int("staging_tables", tables), slog.Time("before", cutoff))
 	return nil
 }

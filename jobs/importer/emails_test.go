@@ -132,9 +132,9 @@ func TestEmailsRowErrors(t *testing.T) {
 		{key(5), "m@x.de"},                   // 14 another account's customer
 		{"1,5", "x@y.de"},                    // 15 decimal comma typed as text
 		{"", "x@y.de", "Bemerkung"},          // 16 no key
-		{key(3), "name@domain"},              // 17 no dot in domain
-		{key(3), "Name <name@domain.de>"},    // 18 display name
-		{key(3), "name@@domain.de"},          // 19
+		{key(6), "name@domain"},              // 17 no dot in domain
+		{key(7), "Name <name@domain.de>"},    // 18 display name
+		{key(8), "name@@domain.de"},          // 19
 		{"1.2345678901234567E+19", "x@y.de"}, // 20 E-notation typed as text
 	}, func(x *excelize.File, sheet string) {
 		if err := x.SetCellDefault(sheet, "A6", "1.23456789012346E+19"); err != nil {
@@ -166,7 +166,6 @@ func TestEmailsRowErrors(t *testing.T) {
 		{19, mail, "name@@domain.de", "invalid_email"},
 		{20, nfn, "1.2345678901234567E+19", "key_not_text"},
 	})
-	// Rows 17–19 repeat key 3, first used in row 11: those are duplicates too.
 	for _, e := range errs {
 		switch e.Row {
 		case 3, 10:
