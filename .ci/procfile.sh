@@ -67,13 +67,17 @@ name_of() {
 	printf 'pid %s' "$1"
 }
 
-# The runner script itself leads the process group (setsid), so the whole group can be
-# signalled. The prefixing sed ignores INT/TERM so it keeps relaying the output of a
-# gracefully shutting-down process until EOF (otherwise that process would get SIGPIPE).
+# This small wrapper leads the process group (setsid), so the whole group can be
+# signalled. It catches TERM itself (a no-op; the command gets the default action) so it
+# stays around to reap the pipeline. The prefixing sed ignores INT/TERM and keeps
+# relaying the output of a gracefully stopping process until EOF (if it died first, that
+# process would get SIGPIPE).
 # shellcheck disable=SC2016 # expanded by the child bash
 child_script='
 set -o pipefail
-bash -c "$2" </dev/null 2>&1 | { trap "" INT TERM; exec sed -u "s/^/$1 | /"; }'
+trap : TERM
+exec 3>&2 2>/dev/null # silence the wrapper itself ("Terminated" notices)
+bash -c "$2" </dev/null 2>&1 3>&- | { trap "" INT TERM; exec sed -u "s/^/$1 | /" 2>&3 3>&-; }'
 
 start() {
 	local name=$1 command=$2 label
