@@ -172,7 +172,11 @@ func (s *system) waitImport(key, id string, want ...string) importObj {
 			}
 		}
 		if time.Now().After(deadline) || im.Status == "failed" {
-			s.t.Fatalf("import %s is %s (error %v), want %v", id, im.Status, im.Error, want)
+			msg := ""
+			if im.Error != nil {
+				msg = *im.Error
+			}
+			s.t.Fatalf("import %s is %s (error %q), want %v", id, im.Status, msg, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -265,6 +269,68 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if code, _ := s.do("POST", "/v1/imports/"+im.ID+"/confirm", huber, nil, ""); code != http.StatusConflict {
 			t.Errorf("second confirm: %d, want 409", code)
+		}
+	})
+
+	t.Run("auto_confirm applies a clean preview", func(t *testing.T) {
+		clean := "Nutzerfremdnummer;E-Mail\n1;anna.neu@example.de\n"
+		code, body := s.upload(huber, "auto.csv", []byte(clean), map[string]string{"profile": "emails", "email_mode": "overwrite", "auto_confirm": "true"})
+		if code != http.StatusAccepted {
+			t.Fatalf("upload: %d %s", code, body)
+		}
+		var up importObj
+		json.Unmarshal(body, &up)
+		if done := s.waitImport(huber, up.ID, "done"); done.Counts["update"] != 1 {
+			t.Errorf("auto-confirmed counts %v", done.Counts)
+		}
+	})
+
+	t.Run("row errors block confirm and export safely", func(t *testing.T) {
+		bad := "Nutzerfremdnummer;E-Mail\n1;\"=HYPERLINK(\"\"http://x\"\")\"\n2;bert@example.de\n"
+		code, body := s.upload(huber, "fehler.csv", []byte(bad), map[string]string{"profile": "emails", "auto_confirm": "true"})
+		if code != http.StatusAccepted {
+			t.Fatalf("upload: %d %s", code, body)
+		}
+		var up importObj
+		json.Unmarshal(body, &up)
+		pre := s.waitImport(huber, up.ID, "previewed")
+		if pre.Counts["errors"] != 1 {
+			t.Fatalf("counts %v, want one error", pre.Counts)
+		}
+		code, body = s.do("GET", "/v1/imports/"+up.ID+"/errors", huber, nil, "")
+		var errs []map[string]any
+		if code != http.StatusOK || json.Unmarshal(body, &errs) != nil || len(errs) != 1 || errs[0]["row"] != float64(2) || errs[0]["code"] != "invalid_email" {
+			t.Errorf("errors: %d %s", code, body)
+		}
+		code, body = s.do("GET", "/v1/imports/"+up.ID+"/errors?format=csv", huber, nil, "")
+		if code != http.StatusOK || !strings.Contains(string(body), `'=HYPERLINK`) {
+			t.Errorf("csv export does not neutralise the formula: %s", body)
+		}
+		if code, _ := s.do("POST", "/v1/imports/"+up.ID+"/confirm", huber, nil, ""); code != http.StatusConflict {
+			t.Errorf("confirm with row errors: %d, want 409", code)
+		}
+		code, body = s.do("POST", "/v1/imports/"+up.ID+"/confirm", huber, strings.NewReader(`{"skip_invalid_rows":"true"}`), "application/json")
+		if code != http.StatusAccepted {
+			t.Fatalf("confirm skipping invalid rows: %d %s", code, body)
+		}
+		if done := s.waitImport(huber, up.ID, "done"); done.Counts["errors"] != 1 || done.Counts["unchanged"] != 1 {
+			t.Errorf("applied counts %v", done.Counts)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		code, body := s.upload(huber, "nutzer.csv", []byte(csv), map[string]string{"profile": "emails"})
+		if code != http.StatusAccepted {
+			t.Fatalf("upload: %d %s", code, body)
+		}
+		var up importObj
+		json.Unmarshal(body, &up)
+		s.waitImport(huber, up.ID, "previewed")
+		if code, body := s.do("POST", "/v1/imports/"+up.ID+"/cancel", huber, nil, ""); code != http.StatusOK || !strings.Contains(string(body), `"cancelled"`) {
+			t.Errorf("cancel: %d %s", code, body)
+		}
+		if code, _ := s.do("POST", "/v1/imports/"+up.ID+"/confirm", huber, nil, ""); code != http.StatusConflict {
+			t.Errorf("confirm after cancel: %d, want 409", code)
 		}
 	})
 
