@@ -28,13 +28,8 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 	ctx := r.Context()
-	im, err := store.GetImport(ctx, s.db, caller.TenantID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	im, ok := s.loadImport(w, r, caller)
+	if !ok {
 		return
 	}
 	if im.Status != store.StatusPreviewed {
@@ -99,16 +94,11 @@ func (s *server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 		return
 	}
 	ctx := r.Context()
-	im, err := store.GetImport(ctx, s.db, caller.TenantID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
+	im, ok := s.loadImport(w, r, caller)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	err = store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
+	err := store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
 	if errors.Is(err, store.ErrConflict) {
 		writeError(w, http.StatusConflict, "Ein Import im Status „"+im.Status+"“ kann nicht mehr abgebrochen werden.")
 		return
@@ -128,13 +118,8 @@ func (s *server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 // importErrors lists the row errors, as JSON or as formula-safe CSV.
 func (s *server) importErrors(w http.ResponseWriter, r *http.Request, caller store.Account) {
 	ctx := r.Context()
-	im, err := store.GetImport(ctx, s.db, caller.TenantID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	im, ok := s.loadImport(w, r, caller)
+	if !ok {
 		return
 	}
 	rows, err := store.ImportErrors(ctx, s.db, im.ID)

@@ -240,14 +240,22 @@ func (s *server) enqueue(ctx context.Context, p jobs.Payload, taskID string) (st
 }
 
 func (s *server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
+	if im, ok := s.loadImport(w, r, caller); ok {
+		writeJSON(w, http.StatusOK, toImportJSON(im))
+	}
+}
+
+// loadImport reads the import named in the path, scoped to the caller's tenant, and
+// answers 404 or 500 itself when it cannot.
+func (s *server) loadImport(w http.ResponseWriter, r *http.Request, caller store.Account) (store.Import, bool) {
 	im, err := store.GetImport(r.Context(), s.db, caller.TenantID, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
-		return
+		return im, false
 	}
 	if err != nil {
 		s.internal(w, r, err)
-		return
+		return im, false
 	}
-	writeJSON(w, http.StatusOK, toImportJSON(im))
+	return im, true
 }
