@@ -19,14 +19,20 @@ import (
 type customersProfile struct {
 	mode      string // create or update
 	keys      string // external_id | portal_id | external_id,portal_id | email | login_id
+	transfer  string
 	tag       string
 	mustReset bool
 	names     map[string]string
+	nfn       bool // the external_id column is a Nutzerfremdnummer: 20 digits
 }
 
 func newCustomersProfile(o store.Options) *customersProfile {
-	return &customersProfile{mode: o["mode"], keys: o["keys"], tag: strings.TrimSpace(o["tag"]), mustReset: o["must_change_password"] == "true"}
+	return &customersProfile{mode: o["mode"], keys: o["keys"], transfer: o["transfer"], tag: strings.TrimSpace(o["tag"]),
+		mustReset: o["must_change_password"] == "true"}
 }
+
+// nfnHeaders are the header names that make the external_id a Nutzerfremdnummer.
+var nfnHeaders = []string{"Nutzerfremdnummer", "Nutzer-Fremdnummer", "User foreign number"}
 
 // customerText are the free-text fields, staged and stored under the same names.
 var customerText = []string{"salutation", "first_name", "last_name", "company", "street", "zip", "city", "phone"}
@@ -43,7 +49,14 @@ func (p *customersProfile) prepare(l layout) error {
 	if p.mode == "sync" {
 		return &FileError{Code: "bad_option", Message: "mode=sync ist in dieser Version noch nicht verfügbar."}
 	}
+	if p.transfer != "" && p.transfer != "none" {
+		return &FileError{Code: "bad_option", Message: "Der Transfer von Kunden aus anderen Benutzerkonten (transfer=" + p.transfer + ") ist in dieser Version noch nicht verfügbar."}
+	}
 	p.names = l.name
+	p.nfn = false
+	for _, h := range nfnHeaders {
+		p.nfn = p.nfn || normalizeHeader(l.name["external_id"]) == normalizeHeader(h)
+	}
 	if p.mode != "create" {
 		for _, k := range strings.Split(p.keys, ",") {
 			if !l.has(k) {
@@ -67,6 +80,9 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 
 	ext := l.cell(r, "external_id")
 	key, code, msg := textKey(ext)
+	if p.nfn && strings.TrimSpace(ext.Value) != "" {
+		key, code, msg = nutzerfremdnummer(ext)
+	}
 	if code != "" {
 		errs.add(p.name("external_id"), ext.Value, code, msg)
 	}
@@ -123,6 +139,17 @@ func (p *customersProfile) keyMatch() string {
 	return `c.external_id = s.external_id`
 }
 
+// keyValue is the row's key as the user typed it (the first key of two), over alias s.
+func (p *customersProfile) keyValue() string {
+	switch p.keys {
+	case "portal_id":
+		return `s.portal_id::text`
+	case "email", "login_id":
+		return `s.` + p.keys
+	}
+	return `s.external_id`
+}
+
 // keyExpr is the row's key over the staging alias s2, NULL when the row has none.
 func (p *customersProfile) keyExpr() string {
 	switch p.keys {
@@ -137,7 +164,8 @@ func (p *customersProfile) keyExpr() string {
 }
 
 func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint`); err != nil {
+	// match_id: the customer the row updates or restores (restore: found in the trash).
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint, ADD COLUMN restore boolean NOT NULL DEFAULT false`); err != nil {
 		return store.Counts{}, fmt.Errorf("prepare staging: %w", err)
 	}
 	if err := markDuplicates(ctx, tx, st, p.keyExpr(), p.name(strings.Split(p.keys, ",")[0]), "duplicate_key",
@@ -154,29 +182,40 @@ func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string,
 		"Diese Login ID steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
 		return store.Counts{}, err
 	}
-	return p.check(ctx, tx, st, im)
+	return p.recheck(ctx, tx, st, im)
 }
 
-// check matches the rows against the data as it is now, marks the conflicts with stored
+// recheck matches the rows against the data as it is now, marks the conflicts with stored
 // customers and counts. Preview and apply both run it, apply inside its transaction.
-func (p *customersProfile) check(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
 	steps := []struct {
 		what string
 		sql  string
 		args []any
 	}{
-		{"reset matches", `UPDATE ` + st + ` SET match_id = NULL WHERE match_id IS NOT NULL`, nil},
+		{"reset matches", `UPDATE ` + st + ` SET match_id = NULL, restore = false WHERE match_id IS NOT NULL`, nil},
 		{"match", `UPDATE ` + st + ` s SET match_id = m.id FROM (
 				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
 				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NULL AND ` + p.keyMatch() + `
 				ORDER BY s.row_num, c.id) m
 			WHERE s.row_num = m.row_num`, []any{im.AccountID}},
+		// Not live: the account's own trash, the most recently deleted first.
+		{"match trash", `UPDATE ` + st + ` s SET match_id = m.id, restore = true FROM (
+				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
+				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NOT NULL AND ` + p.keyMatch() + `
+				WHERE s.match_id IS NULL
+				ORDER BY s.row_num, c.deleted_at DESC, c.id DESC) m
+			WHERE s.row_num = m.row_num`, []any{im.AccountID}},
+		// The external ID the customer will have (a restored one keeps its own when the
+		// cell is empty) must not be another live customer's.
 		{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-				'col', $2::text, 'value', s.external_id, 'code', 'key_exists',
+				'col', $2::text, 'value', k.ext, 'code', 'key_exists',
 				'message', 'Ein Kunde mit dieser externen ID ist in diesem Benutzerkonto bereits vorhanden.'))
-			WHERE s.errs IS NULL AND s.external_id IS NOT NULL AND EXISTS (
+			FROM (SELECT s2.row_num, COALESCE(s2.external_id, m.external_id) AS ext FROM ` + st + ` s2
+				LEFT JOIN customers m ON m.id = s2.match_id AND s2.restore WHERE s2.errs IS NULL) k
+			WHERE s.row_num = k.row_num AND s.errs IS NULL AND k.ext IS NOT NULL AND EXISTS (
 				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL
-					AND c.external_id = s.external_id AND c.id IS DISTINCT FROM s.match_id)`,
+					AND c.external_id = k.ext AND c.id IS DISTINCT FROM s.match_id)`,
 			[]any{im.AccountID, p.name("external_id")}},
 		{"login taken", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
 				'col', $2::text, 'value', s.login_id, 'code', 'duplicate_login',
@@ -186,12 +225,15 @@ func (p *customersProfile) check(ctx context.Context, tx *sqlx.Tx, st string, im
 			[]any{im.TenantID, p.name("login_id")}},
 	}
 	if p.mode == "create" {
+		// Every row is a new customer: the trash is not searched.
+		steps = append(steps[:2], steps[3:]...)
 		steps[2].sql = `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-				'col', $2::text, 'value', COALESCE(s.external_id, s.portal_id::text), 'code', 'key_exists',
+				'col', CASE WHEN s.match_id IS NOT NULL THEN $2::text ELSE $3::text END,
+				'value', CASE WHEN s.match_id IS NOT NULL THEN ` + p.keyValue() + ` ELSE s.external_id END, 'code', 'key_exists',
 				'message', 'Ein Kunde mit diesem Schlüssel ist in diesem Benutzerkonto bereits vorhanden.'))
 			WHERE s.errs IS NULL AND (s.match_id IS NOT NULL OR (s.external_id IS NOT NULL AND EXISTS (
 				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id)))`
-		steps[2].args = []any{im.AccountID, p.name(strings.Split(p.keys, ",")[0])}
+		steps[2].args = []any{im.AccountID, p.name(strings.Split(p.keys, ",")[0]), p.name("external_id")}
 	}
 	for _, s := range steps {
 		if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
@@ -206,9 +248,10 @@ func (p *customersProfile) check(ctx context.Context, tx *sqlx.Tx, st string, im
 	err := tx.QueryRowxContext(ctx, `SELECT
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND `+p.changes()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT `+p.changes()+`)
-		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Update, &c.Unchanged)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changes()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changes()+`)
+		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
 	}
@@ -232,53 +275,45 @@ func (p *customersProfile) changes() string {
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	counts, err := p.check(ctx, tx, st, im)
-	if err != nil {
-		return counts, err
-	}
+func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, counts store.Counts) error {
 	tags := `'{}'::text[]`
 	if p.tag != "" {
-		tags = `ARRAY[` + quote(p.tag) + `]`
+		tags = `ARRAY[` + quote(p.tag) + `]::text[]`
 	}
 	fields := append([]string{"external_id", "email", "login_id"}, customerText...)
 	insert := `INSERT INTO customers (tenant_id, account_id, ` + strings.Join(fields, ", ") + `, password_hash, must_change_password, tags)
-		SELECT $1, $2, s.` + strings.Join(fields, ", s.") + `, s.password_hash, s.password_hash IS NOT NULL AND $3, ` + tags + `
+		SELECT $1, $2, s.` + strings.Join(fields, ", s.") + `, s.password_hash, s.password_hash IS NOT NULL AND s.login_id IS NOT NULL AND $3, ` + tags + `
 		FROM ` + st + ` s WHERE s.errs IS NULL`
 	if p.mode != "create" {
 		insert += ` AND s.match_id IS NULL`
 	}
-	if _, err := tx.ExecContext(ctx, insert+` ORDER BY s.row_num`, im.TenantID, im.AccountID, p.mustReset); err != nil {
-		return counts, fmt.Errorf("insert customers: %w", err)
+	res, err := tx.ExecContext(ctx, insert+` ORDER BY s.row_num`, im.TenantID, im.AccountID, p.mustReset)
+	if err != nil {
+		return fmt.Errorf("insert customers: %w", err)
 	}
-	if p.mode != "create" {
-		var set []string
-		for _, f := range fields {
-			set = append(set, fmt.Sprintf("%s = COALESCE(s.%[1]s, c.%[1]s)", f))
-		}
-		set = append(set, "password_hash = COALESCE(s.password_hash, c.password_hash)",
-			"must_change_password = CASE WHEN s.password_hash IS NOT NULL THEN $1 ELSE c.must_change_password END",
-			"updated_at = now()")
-		if p.tag != "" {
-			set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE c.tags || "+quote(p.tag)+" END")
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
-			FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND `+p.changes(), p.mustReset)
-		if err != nil {
-			return counts, fmt.Errorf("update customers: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n != counts.Update {
-			return counts, fmt.Errorf("update customers: updated %d rows, counted %d", n, counts.Update)
-		}
+	if n, _ := res.RowsAffected(); n != counts.Create {
+		return fmt.Errorf("insert customers: inserted %d rows, counted %d", n, counts.Create)
 	}
-	return counts, resaveErrors(ctx, tx, st, im.ID)
-}
-
-// resaveErrors replaces the import's row errors with the staged ones, which apply may
-// have added to.
-func resaveErrors(ctx context.Context, tx *sqlx.Tx, st, id string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
-		return fmt.Errorf("clear errors: %w", err)
+	if p.mode == "create" {
+		return nil
 	}
-	return saveErrors(ctx, tx, st, id)
+	var set []string
+	for _, f := range fields {
+		set = append(set, fmt.Sprintf("%s = COALESCE(s.%[1]s, c.%[1]s)", f))
+	}
+	set = append(set, "password_hash = COALESCE(s.password_hash, c.password_hash)",
+		"must_change_password = CASE WHEN s.password_hash IS NOT NULL AND COALESCE(s.login_id, c.login_id) IS NOT NULL THEN $1 ELSE c.must_change_password END",
+		"deleted_at = NULL", "updated_at = now()")
+	if p.tag != "" {
+		set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
+		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changes()+`)`, p.mustReset)
+	if err != nil {
+		return fmt.Errorf("update customers: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != counts.Update+counts.Restore {
+		return fmt.Errorf("update customers: updated %d rows, counted %d", n, counts.Update+counts.Restore)
+	}
+	return nil
 }

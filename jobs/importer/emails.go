@@ -22,6 +22,9 @@ func (p *emailsProfile) stagingColumns() []string {
 
 func (p *emailsProfile) prepare(l layout) error {
 	p.keyName = l.name["external_id"]
+	if p.keyName == "" {
+		p.keyName = "Nutzerfremdnummer"
+	}
 	return nil
 }
 
@@ -55,6 +58,11 @@ func (p *emailsProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im
 		"Die Nutzerfremdnummer steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
 		return store.Counts{}, err
 	}
+	return p.recheck(ctx, tx, st, im)
+}
+
+// recheck marks the keys without a live customer in the target account and counts.
+func (p *emailsProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
 	_, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET errs = jsonb_build_array(jsonb_build_object(
 			'col', $2::text, 'value', s.external_id, 'code', 'unknown_key',
 			'message', 'Diese Nutzerfremdnummer ist beim Abrechnungsunternehmen nicht bekannt. Bitte prüfen Sie die Nummer.'))
@@ -66,46 +74,42 @@ func (p *emailsProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im
 	return p.count(ctx, tx, st, im)
 }
 
-// count classifies every staged row against the data as it is now.
+// count classifies every staged row against the data as it is now: every row without
+// an error has a live customer (recheck marked the others).
 func (p *emailsProfile) count(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	var c struct {
-		Errors, Skip, Unchanged, Update int64
-	}
+	var c store.Counts
 	err := tx.QueryRowxContext(ctx, `SELECT
-			count(*) FILTER (WHERE s.errs IS NOT NULL OR (s.email IS NOT NULL AND c.id IS NULL)),
+			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.email IS NULL),
-			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND NOT (`+p.changes()+`)),
-			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND `+p.changes()+`)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.email IS NOT NULL AND NOT `+p.changes()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND `+p.changes()+`)
 		FROM `+st+` s LEFT JOIN customers c ON `+liveMatch, im.AccountID).Scan(&c.Errors, &c.Skip, &c.Unchanged, &c.Update)
 	if err != nil {
 		return store.Counts{}, fmt.Errorf("count emails import: %w", err)
 	}
-	return store.Counts{Errors: c.Errors, Skip: c.Skip, Unchanged: c.Unchanged, Update: c.Update}, nil
+	return c, nil
 }
 
-// changes is true for a staged row that writes a new address.
+// changes is true for a staged row that writes a new address. fill_empty writes only
+// where the customer has none (an empty string counts as none).
 func (p *emailsProfile) changes() string {
-	cond := `s.email IS NOT NULL AND c.email IS DISTINCT FROM s.email`
+	cond := `s.email IS NOT NULL AND c.id IS NOT NULL AND c.email IS DISTINCT FROM s.email`
 	if p.mode != "overwrite" {
-		cond += ` AND c.email IS NULL`
+		cond += ` AND (c.email IS NULL OR c.email = '')`
 	}
 	return "(" + cond + ")"
 }
 
-func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	counts, err := p.count(ctx, tx, st, im)
-	if err != nil {
-		return counts, err
-	}
+func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, counts store.Counts) error {
 	res, err := tx.ExecContext(ctx, `UPDATE customers c SET email = s.email, updated_at = now()
 		FROM `+st+` s WHERE s.errs IS NULL AND `+liveMatch+` AND `+p.changes(), im.AccountID)
 	if err != nil {
-		return counts, fmt.Errorf("apply emails: %w", err)
+		return fmt.Errorf("apply emails: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != counts.Update {
-		return counts, fmt.Errorf("apply emails: updated %d rows, counted %d", n, counts.Update)
+		return fmt.Errorf("apply emails: updated %d rows, counted %d", n, counts.Update)
 	}
-	return counts, nil
+	return nil
 }
 
 // markDuplicates marks every row after the first with the same value of expr (over the

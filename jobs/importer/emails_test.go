@@ -1,12 +1,14 @@
 package importer_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
 
+	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
 
@@ -188,20 +190,18 @@ func TestEmailsRowErrors(t *testing.T) {
 	if err := store.ConfirmImport(f.ctx, f.db, im.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.eng.Apply(f.ctx, im.ID); err == nil {
-		t.Error("apply of an import with row errors but without skip_invalid succeeded")
+	var fe *importer.FileError
+	if err := f.eng.Apply(f.ctx, im.ID); !errors.As(err, &fe) || fe.Code != "invalid_rows" {
+		t.Errorf("apply of an import with row errors but without skip_invalid: %v", err)
 	}
 	if f.snapshot() != before {
 		t.Fatal("refused apply changed data")
 	}
-	if _, err := f.db.ExecContext(f.ctx, `UPDATE imports SET skip_invalid = true WHERE id = $1`, im.ID); err != nil {
-		t.Fatal(err)
+	if f.stagingExists(im.ID) {
+		t.Error("staging table of the refused import left behind")
 	}
-	if err := f.eng.Apply(f.ctx, im.ID); err != nil {
-		t.Fatal(err)
-	}
-	im = f.get(im.ID)
-	checkSum(t, "apply", im)
+
+	im = f.run("emails", "fehler.xlsx", file, nil, true)
 	wantCounts(t, "apply", im.Counts, store.Counts{Rows: 19, Update: 1, Errors: 18})
 	if got := str(f.customer(c1).Email); got != "a@b.de" {
 		t.Errorf("key 1 e-mail %s", got)
@@ -484,5 +484,35 @@ func TestEmailsOnlyTargetAccount(t *testing.T) {
 	f.apply(id, false)
 	if f.customer(mine).Email != nil || str(f.customer(theirs).Email) != "m@x.de" {
 		t.Errorf("wrong account written: huber %s, maier %s", str(f.customer(mine).Email), str(f.customer(theirs).Email))
+	}
+}
+
+func TestEmailsEmptyStringCountsAsNone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.addCustomer(f.acct, map[string]any{"external_id": key(1), "email": ""})
+	im := f.run("emails", "x.csv", csvUTF8("Nutzerfremdnummer;E-Mail", "1;a@x.de"), nil, false)
+	wantCounts(t, "apply", im.Counts, store.Counts{Rows: 1, Update: 1})
+	if got := str(f.customer(a).Email); got != "a@x.de" {
+		t.Errorf("e-mail %q", got)
+	}
+}
+
+// A customer deleted between preview and apply is an unknown key at apply.
+func TestEmailsCustomerGoneBeforeApply(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addCustomer(f.acct, map[string]any{"external_id": key(1)})
+	gone := f.addCustomer(f.acct, map[string]any{"external_id": key(2)})
+	im := f.preview("emails", "x.csv", csvUTF8("E-Mail;Nutzer-Fremdnummer", "a@x.de;1", "b@x.de;2"), nil)
+	wantCounts(t, "preview", im.Counts, store.Counts{Rows: 2, Update: 2})
+	if _, err := f.db.ExecContext(f.ctx, `UPDATE customers SET deleted_at = now() WHERE id = $1`, gone); err != nil {
+		t.Fatal(err)
+	}
+	im = f.apply(im.ID, true)
+	wantCounts(t, "apply", im.Counts, store.Counts{Rows: 2, Update: 1, Errors: 1})
+	wantErrors(t, f.errors(im.ID), []errKey{{3, "Nutzer-Fremdnummer", key(2), "unknown_key"}})
+	if f.customer(gone).Email != nil {
+		t.Error("trashed customer written")
 	}
 }

@@ -2,15 +2,19 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"portalwerk/jobs/sheet"
 	"portalwerk/store"
@@ -37,8 +41,11 @@ type profile interface {
 	stage(r sheet.Row, l layout) []any
 	// forecast marks the errors only visible across rows and counts what apply would do.
 	forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
-	// apply writes the staged rows into the account and returns the applied counts.
-	apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
+	// recheck matches the staged rows against the data as it is at apply time, marks the
+	// rows that can no longer apply as errors and counts what apply will do.
+	recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
+	// apply writes the valid staged rows into the account; c is what recheck counted.
+	apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, c store.Counts) error
 }
 
 func newProfile(im store.Import) (profile, error) {
@@ -119,6 +126,9 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE `+st+` (row_num integer NOT NULL, `+strings.Join(prof.stagingColumns(), ", ")+`)`); err != nil {
 			return fmt.Errorf("create staging: %w", err)
+		}
+		if err := saveLayout(ctx, tx, st, l); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
 			return fmt.Errorf("clear errors: %w", err)
@@ -204,8 +214,10 @@ func asFileError(err error) error {
 	return err
 }
 
-// load streams the rows into the staging table with COPY while a second goroutine reads
-// and validates the next batch, writing progress as it goes.
+// load streams the rows into the staging table with COPY. A reader goroutine reads
+// batches of rows, one stager per core validates them (hashing passwords is the costly
+// part) and this goroutine copies them, writing progress as it goes. Rows arrive in any
+// order: each carries its row number.
 func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, error) {
 	cols := []string{"row_num"}
 	for _, c := range prof.stagingColumns() {
@@ -217,52 +229,77 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 	}
 	defer stmt.Close()
 
+	workers := runtime.GOMAXPROCS(0)
 	rctx, cancel := context.WithCancel(ctx)
-	batches := make(chan [][]any, 4)
-	readErr := make(chan error, 1)
-	// However load ends, the reader goroutine has stopped before the file is closed.
+	raw := make(chan []sheet.Row, workers)
+	staged := make(chan [][]any, workers)
+	readerDone := make(chan struct{})
+	var readErr error // written by the reader before readerDone closes
+	// However load ends, every goroutine has stopped before the file is closed.
 	defer func() {
 		cancel()
-		for range batches {
+		for range staged {
 		}
+		<-readerDone
 	}()
 	go func() {
-		defer close(batches)
-		batch := make([][]any, 0, batchRows)
+		defer close(readerDone)
+		defer close(raw)
+		batch := make([]sheet.Row, 0, batchRows)
+		send := func() bool {
+			select {
+			case raw <- batch:
+				batch = make([]sheet.Row, 0, batchRows)
+				return true
+			case <-rctx.Done():
+				readErr = rctx.Err()
+				return false
+			}
+		}
 		for {
 			r, err := rd.Next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				readErr <- fileError(err)
+				readErr = fileError(err)
 				return
 			}
-			batch = append(batch, append([]any{r.Num}, prof.stage(r, l)...))
-			if len(batch) == batchRows {
-				select {
-				case batches <- batch:
-				case <-rctx.Done():
-					readErr <- rctx.Err()
-					return
-				}
-				batch = make([][]any, 0, batchRows)
+			batch = append(batch, r)
+			if len(batch) == batchRows && !send() {
+				return
 			}
 		}
 		if len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-rctx.Done():
-				readErr <- rctx.Err()
-				return
-			}
+			send()
 		}
-		readErr <- nil
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rows := range raw {
+				out := make([][]any, len(rows))
+				for i, r := range rows {
+					out[i] = append([]any{r.Num}, prof.stage(r, l)...)
+				}
+				select {
+				case staged <- out:
+				case <-rctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(staged)
 	}()
 
 	var n int64
 	last := time.Now()
-	for batch := range batches {
+	for batch := range staged {
 		for _, vals := range batch {
 			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
 				return n, fmt.Errorf("copy row %v: %w", vals[0], err)
@@ -276,8 +313,9 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 			}
 		}
 	}
-	if err := <-readErr; err != nil {
-		return n, err
+	<-readerDone
+	if readErr != nil {
+		return n, readErr
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
 		return n, fmt.Errorf("finish copy: %w", err)
@@ -311,9 +349,12 @@ func saveErrors(ctx context.Context, tx *sqlx.Tx, st, id string) error {
 }
 
 // Apply applies a confirmed import in one transaction: all rows or, on any failure,
-// none. An import already done is left as it is, so a retried task applies once.
+// none. An import already done is left as it is, so a retried task applies once. Rows
+// that can no longer apply (the data changed since the preview) fail the whole import
+// unless the user chose to skip invalid rows.
 func (e *Engine) Apply(ctx context.Context, id string) error {
 	var counts store.Counts
+	st := stagingTable(id)
 	err := store.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		im, err := store.LockImport(ctx, tx, id)
 		if err != nil {
@@ -326,8 +367,32 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		st := stagingTable(id)
-		if counts, err = prof.apply(ctx, tx, st, im); err != nil {
+		l, err := loadLayout(ctx, tx, st)
+		if err != nil {
+			return err
+		}
+		if err := prof.prepare(l); err != nil {
+			return err
+		}
+		if counts, err = prof.recheck(ctx, tx, st, im); err != nil {
+			return err
+		}
+		if counts.Errors > 0 && !im.SkipInvalid {
+			if im.Counts != nil && im.Counts.Errors > 0 {
+				return &FileError{Code: "invalid_rows", Message: fmt.Sprintf(
+					"Die Datei enthält %d fehlerhafte Zeilen, und das Überspringen fehlerhafter Zeilen wurde nicht bestätigt. Es wurde nichts geändert.", counts.Errors)}
+			}
+			return &FileError{Code: "changed_since_preview", Message: fmt.Sprintf(
+				"Seit der Vorschau haben sich die Daten geändert: %d Zeilen lassen sich nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.", counts.Errors)}
+		}
+		if err := prof.apply(ctx, tx, st, im, counts); err != nil {
+			return err
+		}
+		// The errors as apply saw them, which may include rows that changed since the preview.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
+			return fmt.Errorf("clear errors: %w", err)
+		}
+		if err := saveErrors(ctx, tx, st, id); err != nil {
 			return err
 		}
 		counts.Rows = im.RowsRead
@@ -336,9 +401,60 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		}
 		return store.SetImportCounts(ctx, tx, id, store.StatusDone, im.RowsRead, counts, nil)
 	})
+	var fe *FileError
+	if errors.As(err, &fe) {
+		// The import fails for good; its staged rows are of no further use.
+		if _, derr := e.DB.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+st); derr != nil {
+			e.Log.WarnContext(ctx, "drop staging of failed import", slog.Any("err", derr))
+		}
+	}
 	if err != nil {
 		return err
 	}
-	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update))
+	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update),
+		slog.Int64("restore", counts.Restore), slog.Int64("errors", counts.Errors))
 	return nil
+}
+
+// savedLayout is the file's column layout, kept with the staged rows (as the staging
+// table's comment) so that apply names columns as the preview did.
+type savedLayout struct {
+	Pos  map[string]int    `json:"pos"`
+	Name map[string]string `json:"name"`
+}
+
+func saveLayout(ctx context.Context, tx *sqlx.Tx, st string, l layout) error {
+	b, err := json.Marshal(savedLayout{Pos: l.pos, Name: l.name})
+	if err != nil {
+		return fmt.Errorf("save layout: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `COMMENT ON TABLE `+st+` IS `+pq.QuoteLiteral(string(b))); err != nil {
+		return fmt.Errorf("save layout: %w", err)
+	}
+	return nil
+}
+
+func loadLayout(ctx context.Context, tx *sqlx.Tx, st string) (layout, error) {
+	var raw *string
+	var exists bool
+	if err := tx.QueryRowxContext(ctx, `SELECT to_regclass($1) IS NOT NULL, obj_description(to_regclass($1), 'pg_class')`, st).Scan(&exists, &raw); err != nil {
+		return layout{}, fmt.Errorf("load layout: %w", err)
+	}
+	if !exists {
+		return layout{}, &FileError{Code: "preview_gone", Message: "Die Vorschau dieses Imports ist nicht mehr vorhanden. Bitte laden Sie die Datei erneut hoch."}
+	}
+	var sl savedLayout
+	if raw != nil {
+		if err := json.Unmarshal([]byte(*raw), &sl); err != nil {
+			return layout{}, fmt.Errorf("load layout: %w", err)
+		}
+	}
+	l := layout{pos: sl.Pos, name: sl.Name}
+	if l.pos == nil {
+		l.pos = map[string]int{}
+	}
+	if l.name == nil {
+		l.name = map[string]string{}
+	}
+	return l, nil
 }
