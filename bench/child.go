@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -23,6 +25,7 @@ type childResult struct {
 	Forecast   store.Counts `json:"forecast"`
 	Applied    store.Counts `json:"applied"`
 	Status     string       `json:"status"`
+	HWMKiB     int64        `json:"vm_hwm_kib"` // this process's peak RSS
 }
 
 // runChild is the worker side: `bench -child <db-url> <import-id>` previews, confirms and
@@ -78,6 +81,10 @@ func runChild(args []string) int {
 	if im.Counts != nil {
 		res.Applied = *im.Counts
 	}
+	if res.HWMKiB, err = peakRSS(); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -110,4 +117,21 @@ func watchLoad(ctx context.Context, db *sqlx.DB, id string, t0 time.Time) (stop 
 		}
 	}()
 	return cancel, out
+}
+
+// peakRSS reads VmHWM, the high-water mark of this process's resident set, which starts
+// afresh at exec. (The rusage ru_maxrss the parent gets from wait4 does not: os/exec
+// starts children with vfork, and at exec the kernel carries the parent's high-water
+// mark into the child's ru_maxrss, so it reports max(parent, child).)
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }
