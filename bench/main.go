@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -330,14 +329,6 @@ func resetEmails(ctx context.Context, db *sqlx.DB, acc store.Account) error {
 	return nil
 }
 
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 // createImport stores the file as the enqueuer does and records a queued import.
 func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path string) (string, error) {
 	opts, err := importer.Options(importer.ProfileEmails, map[string]string{"email_mode": "overwrite"})
@@ -349,7 +340,7 @@ func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path stri
 		return "", err
 	}
 	defer f.Close()
-	importID, uploadID, filename := newID(), newID(), filepath.Base(path)
+	importID, uploadID, filename := store.NewID(), store.NewID(), filepath.Base(path)
 	err = store.InTx(ctx, db, func(tx *sqlx.Tx) error {
 		if _, err := store.SaveUpload(ctx, tx, uploadID, acc.TenantID, filename, bufio.NewReaderSize(f, 1<<20), 1<<40); err != nil {
 			return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -53,14 +52,6 @@ func toImportJSON(im store.Import) importJSON {
 	return out
 }
 
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 // maxFieldBytes bounds a form field other than the file.
 const maxFieldBytes = 64 << 10
 
@@ -79,7 +70,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 		return
 	}
 	ctx := r.Context()
-	importID, uploadID := newID(), newID()
+	importID, uploadID := store.NewID(), store.NewID()
 	fields := map[string]string{}
 	var filename string
 	var size int64

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -232,6 +233,15 @@ func ImportErrors(ctx context.Context, db sqlx.QueryerContext, id string) ([]Row
 		return nil, fmt.Errorf("import %s errors: %w", id, err)
 	}
 	return out, nil
+}
+
+// NewID returns a fresh id for an import or upload: a random version-4 UUID.
+func NewID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails (crypto/rand panics instead)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // ValidID says whether s has the form of an id we hand out (a UUID), so that a mistyped

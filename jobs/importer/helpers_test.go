@@ -3,7 +3,6 @@ package importer_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -23,15 +22,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-// newUUID returns a random version-4 UUID.
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // fixture is one test's tenant with its account "huber".
 type fixture struct {
 	t    *testing.T
@@ -46,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 	db := storetest.DB(t)
 	ctx := context.Background()
 	_, hash := store.NewAPIKey()
-	tenant := "tenant-" + strings.ReplaceAll(newUUID(), "-", "")[:16]
+	tenant := "tenant-" + strings.ReplaceAll(store.NewID(), "-", "")[:16]
 	acct, err := store.CreateAccount(ctx, db, tenant, "huber", store.RoleAdmin, false, hash)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +71,7 @@ func (f *fixture) uploadTo(acct store.Account, profile, filename string, data []
 	if err != nil {
 		f.t.Fatalf("options %v: %v", given, err)
 	}
-	id, uploadID := newUUID(), newUUID()
+	id, uploadID := store.NewID(), store.NewID()
 	err = store.InTx(f.ctx, f.db, func(tx *sqlx.Tx) error {
 		if _, err := store.SaveUpload(f.ctx, tx, uploadID, acct.TenantID, filename, bytes.NewReader(data), 1<<30); err != nil {
 			return err
@@ -385,7 +375,7 @@ func str(p *string) string {
 // that removes it (also run at cleanup).
 func (f *fixture) failOn(acct store.Account, column, value string) (remove func()) {
 	f.t.Helper()
-	name := "fail_" + strings.ReplaceAll(newUUID(), "-", "")[:12]
+	name := "fail_" + strings.ReplaceAll(store.NewID(), "-", "")[:12]
 	_, err := f.db.ExecContext(f.ctx, fmt.Sprintf(`CREATE FUNCTION %[1]s() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF NEW.account_id = %[2]d AND NEW.%[3]s = %[4]s THEN
