@@ -48,8 +48,8 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		s.internal(w, r, err)
 		return
 	}
-	taskID, err := s.enqueue(ctx, jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}, "import-apply:"+im.ID)
-	if err != nil {
+	apply := jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}
+	if _, err := jobs.Enqueue(ctx, s.queue, apply); err != nil {
 		// Hand the import back so the user can confirm again once the queue is reachable.
 		store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying)
 		s.internal(w, r, err)
@@ -61,7 +61,7 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 	out := toImportJSON(im)
-	out.TaskID = taskID
+	out.TaskID = apply.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
 }
 

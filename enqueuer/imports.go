@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 
 	"portalwerk/jobs"
@@ -164,8 +163,8 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	}
 	s.log.InfoContext(ctx, "upload stored", "import_id", importID, "tenant", caller.Tenant, "bytes", size)
 
-	taskID, err := s.enqueue(ctx, jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}, "import-preview:"+importID)
-	if err != nil {
+	preview := jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}
+	if _, err := jobs.Enqueue(ctx, s.queue, preview); err != nil {
 		store.FailImport(context.WithoutCancel(ctx), s.db, importID, "Die Datei konnte nicht zur Verarbeitung eingereiht werden. Bitte laden Sie sie erneut hoch.")
 		s.internal(w, r, err)
 		return
@@ -176,7 +175,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 		return
 	}
 	out := toImportJSON(im)
-	out.TaskID = taskID
+	out.TaskID = preview.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
 }
 
@@ -215,19 +214,6 @@ func readField(part *multipart.Part, fields map[string]string) error {
 	}
 	fields[part.FormName()] = string(b)
 	return nil
-}
-
-// enqueue puts a task on the queue under a task id; an id already taken means the task
-// is already there, which is what the caller wanted.
-func (s *server) enqueue(ctx context.Context, p jobs.Payload, taskID string) (string, error) {
-	task, err := jobs.NewTask(p, asynq.TaskID(taskID))
-	if err != nil {
-		return "", err
-	}
-	if _, err := s.queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return "", fmt.Errorf("enqueue %s: %w", taskID, err)
-	}
-	return taskID, nil
 }
 
 func (s *server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) {

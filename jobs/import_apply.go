@@ -16,6 +16,7 @@ type ImportApply struct {
 
 func (ImportApply) TaskType() string { return TypeImportApply }
 func (ImportApply) Queue() string    { return QueueImports }
+func (p ImportApply) TaskID() string { return "import-apply:" + p.ImportID }
 
 func (h *Handlers) applyImport(ctx context.Context, p ImportApply) error {
 	log := h.Log.With(slog.String("import_id", p.ImportID), slog.Int64("tenant", p.TenantID))

@@ -24,6 +24,7 @@ type ImportPreview struct {
 
 func (ImportPreview) TaskType() string { return TypeImportPreview }
 func (ImportPreview) Queue() string    { return QueueImports }
+func (p ImportPreview) TaskID() string { return "import-preview:" + p.ImportID }
 
 func (h *Handlers) previewImport(ctx context.Context, p ImportPreview) error {
 	log := h.Log.With(slog.String("import_id", p.ImportID), slog.Int64("tenant", p.TenantID))
@@ -35,12 +36,8 @@ func (h *Handlers) previewImport(ctx context.Context, p ImportPreview) error {
 		if err := store.ConfirmImport(ctx, h.DB, im.ID, false); err != nil {
 			return fmt.Errorf("auto-confirm import %s: %w", im.ID, err)
 		}
-		task, err := NewTask(ImportApply{ImportID: im.ID, TenantID: im.TenantID}, asynq.TaskID("import-apply:"+im.ID))
-		if err != nil {
+		if _, err := Enqueue(ctx, h.Queue, ImportApply{ImportID: im.ID, TenantID: im.TenantID}); err != nil {
 			return err
-		}
-		if _, err := h.Queue.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return fmt.Errorf("enqueue apply of import %s: %w", im.ID, err)
 		}
 	}
 	return nil

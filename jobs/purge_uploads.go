@@ -20,6 +20,7 @@ type PurgeUploads struct {
 
 func (PurgeUploads) TaskType() string { return TypePurgeUploads }
 func (PurgeUploads) Queue() string    { return QueuePeriodic }
+func (p PurgeUploads) TaskID() string { return TypePurgeUploads + "@" + p.Slot }
 
 func (h *Handlers) purgeUploads(ctx context.Context, p PurgeUploads) error {
 	cutoff := h.Now().Add(-h.Config.UploadRetention)

@@ -6,6 +6,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,11 +27,13 @@ const (
 	QueueImports  = "imports"
 )
 
-// Payload is a task's arguments; it names its own type and queue, so the enqueuing side
-// and the working side cannot drift apart.
+// Payload is a task's arguments; it names its own type, queue and task id, so the
+// enqueuing side and the working side cannot drift apart. The task id names one run of
+// the work: enqueuing the same id again adds nothing.
 type Payload interface {
 	TaskType() string
 	Queue() string
+	TaskID() string
 }
 
 // Payloads lists one value of every task payload; the routing test walks it.
@@ -38,14 +41,32 @@ func Payloads() []Payload {
 	return []Payload{ImportPreview{}, ImportApply{}, PurgeUploads{}}
 }
 
-// NewTask is the only way to build a task: the payload decides type and queue.
+// NewTask is the only way to build a task: the payload decides type, queue and task id.
+// Tasks are retained 48 h after they finish so that a repeated id is still recognised.
 func NewTask[P Payload](p P, opts ...asynq.Option) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", p.TaskType(), err)
 	}
-	opts = append([]asynq.Option{asynq.Queue(p.Queue()), asynq.Retention(48 * time.Hour)}, opts...)
+	opts = append([]asynq.Option{asynq.Queue(p.Queue()), asynq.TaskID(p.TaskID()), asynq.Retention(48 * time.Hour)}, opts...)
 	return asynq.NewTask(p.TaskType(), b, opts...), nil
+}
+
+// Enqueue puts p's task on the queue. It reports false, and no error, when a task with
+// the same id is already there: that run has been enqueued before.
+func Enqueue[P Payload](ctx context.Context, q *asynq.Client, p P) (bool, error) {
+	task, err := NewTask(p)
+	if err != nil {
+		return false, err
+	}
+	_, err = q.EnqueueContext(ctx, task)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s: %w", p.TaskID(), err)
+	}
+	return true, nil
 }
 
 // Deps are what the handlers work with.

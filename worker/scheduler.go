@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -105,17 +104,13 @@ func (s *scheduler) run(ctx context.Context) error {
 // enqueue adds the job's task for one slot; a replica that comes second finds the task
 // id taken and enqueues nothing.
 func (s *scheduler) enqueue(ctx context.Context, j periodic, slot time.Time) error {
-	task, err := jobs.NewTask(j.payload(slot), asynq.TaskID(j.name+"@"+slotKey(slot)))
+	added, err := jobs.Enqueue(ctx, s.queue, j.payload(slot))
 	if err != nil {
 		return err
 	}
-	_, err = s.queue.EnqueueContext(ctx, task)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
+	if !added {
 		s.log.Debug("periodic job already enqueued", slog.String("job", j.name), slog.String("slot", slotKey(slot)))
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("enqueue %s for %s: %w", j.name, slotKey(slot), err)
 	}
 	s.log.Info("periodic job enqueued", slog.String("job", j.name), slog.String("slot", slotKey(slot)))
 	return nil
