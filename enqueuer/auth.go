@@ -41,21 +41,40 @@ func (s *server) auth(h authedHandler) http.Handler {
 
 // targetAccount resolves an `account` parameter: the caller's own when empty; another
 // account of the tenant only for admins; anything outside the tenant is not found.
-func (s *server) targetAccount(r *http.Request, caller store.Account, name string) (store.Account, int, string) {
+func (s *server) targetAccount(r *http.Request, caller store.Account, name string) (store.Account, error) {
 	if name == "" || name == caller.Name {
-		return caller, 0, ""
+		return caller, nil
 	}
 	acc, err := store.AccountByName(r.Context(), s.db, caller.TenantID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Account{}, http.StatusNotFound, "Das Benutzerkonto „" + name + "“ gibt es nicht."
+		return store.Account{}, &answer{http.StatusNotFound, "Das Benutzerkonto „" + name + "“ gibt es nicht."}
 	}
 	if err != nil {
-		return store.Account{}, http.StatusInternalServerError, ""
+		return store.Account{}, err
 	}
 	if !caller.IsAdmin() {
-		return store.Account{}, http.StatusForbidden, "Nur Administratoren dürfen mit anderen Benutzerkonten arbeiten."
+		return store.Account{}, &answer{http.StatusForbidden, "Nur Administratoren dürfen mit anderen Benutzerkonten arbeiten."}
 	}
-	return acc, 0, ""
+	return acc, nil
+}
+
+// answer is a refusal with the status and the sentence the caller gets; code deep in a
+// handler returns it as an error and the handler writes it.
+type answer struct {
+	status int
+	msg    string
+}
+
+func (a *answer) Error() string { return a.msg }
+
+// writeFailure answers err: as itself when it is an answer, else as an internal error.
+func (s *server) writeFailure(w http.ResponseWriter, r *http.Request, err error) {
+	var a *answer
+	if errors.As(err, &a) {
+		writeError(w, a.status, a.msg)
+		return
+	}
+	s.internal(w, r, err)
 }
 
 // opsAuth guards the dashboard and the metrics with OPS_USER/OPS_PASSWORD; with no

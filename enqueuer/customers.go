@@ -10,13 +10,9 @@ import (
 
 func (s *server) listCustomers(w http.ResponseWriter, r *http.Request, caller store.Account) {
 	q := r.URL.Query()
-	target, code, msg := s.targetAccount(r, caller, q.Get("account"))
-	if code == http.StatusInternalServerError {
-		s.internal(w, r, errors.New("resolve account"))
-		return
-	}
-	if code != 0 {
-		writeError(w, code, msg)
+	target, err := s.targetAccount(r, caller, q.Get("account"))
+	if err != nil {
+		s.writeFailure(w, r, err)
 		return
 	}
 	f := store.CustomerFilter{AccountID: target.ID, ExternalID: q.Get("external_id"), Trash: q.Get("trash") == "true", Limit: 100}

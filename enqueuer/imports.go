@@ -73,8 +73,6 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	fields := map[string]string{}
 	var filename string
 	var size int64
-	var status int
-	var msg string
 	err = store.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		for {
 			part, err := mr.NextPart()
@@ -87,8 +85,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			name := part.FormName()
 			if name == "file" {
 				if filename != "" {
-					status, msg = http.StatusBadRequest, "Bitte laden Sie genau eine Datei hoch."
-					return errAnswered
+					return &answer{http.StatusBadRequest, "Bitte laden Sie genau eine Datei hoch."}
 				}
 				filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 				if filename == "." || filename == "/" || filename == "" {
@@ -104,39 +101,33 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			}
 		}
 		if filename == "" {
-			status, msg = http.StatusBadRequest, "Das Feld „file“ mit der Datei fehlt."
-			return errAnswered
+			return &answer{http.StatusBadRequest, "Das Feld „file“ mit der Datei fehlt."}
 		}
 		ext := strings.ToLower(filepath.Ext(filename))
 		if ext != ".xlsx" && ext != ".csv" {
-			status, msg = http.StatusBadRequest, "Bitte laden Sie eine .xlsx- oder .csv-Datei hoch."
-			return errAnswered
+			return &answer{http.StatusBadRequest, "Bitte laden Sie eine .xlsx- oder .csv-Datei hoch."}
 		}
 		profile := fields["profile"]
 		accountName := fields["account"]
 		delete(fields, "profile")
 		delete(fields, "account")
 		if profile == "" {
-			status, msg = http.StatusBadRequest, "Das Feld „profile“ fehlt (emails, customers oder contracts)."
-			return errAnswered
+			return &answer{http.StatusBadRequest, "Das Feld „profile“ fehlt (emails, customers oder contracts)."}
 		}
 		opts, err := importer.Options(profile, fields)
 		var oerr *importer.OptionError
 		if errors.As(err, &oerr) {
-			status, msg = http.StatusBadRequest, oerr.Message
-			return errAnswered
+			return &answer{http.StatusBadRequest, oerr.Message}
 		}
 		if err != nil {
 			return err
 		}
 		if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
-			status, msg = http.StatusForbidden, "Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden."
-			return errAnswered
+			return &answer{http.StatusForbidden, "Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden."}
 		}
-		target, code, m := s.targetAccount(r, caller, accountName)
-		if code != 0 {
-			status, msg = code, m
-			return errAnswered
+		target, err := s.targetAccount(r, caller, accountName)
+		if err != nil {
+			return err
 		}
 		return store.CreateImport(ctx, tx, store.NewImport{
 			ID: importID, TenantID: caller.TenantID, AccountID: target.ID, CreatedBy: caller.ID,
@@ -144,13 +135,6 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 		})
 	})
 	switch {
-	case errors.Is(err, errAnswered):
-		if status == http.StatusInternalServerError || msg == "" {
-			s.internal(w, r, fmt.Errorf("resolve account"))
-			return
-		}
-		writeError(w, status, msg)
-		return
 	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20))
 		return
@@ -158,7 +142,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 		writeError(w, http.StatusBadRequest, "Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
 		return
 	case err != nil:
-		s.internal(w, r, err)
+		s.writeFailure(w, r, err)
 		return
 	}
 	s.log.InfoContext(ctx, "upload stored", "import_id", importID, "tenant", caller.Tenant, "bytes", size)
@@ -179,10 +163,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	writeJSON(w, http.StatusAccepted, out)
 }
 
-var (
-	errAnswered   = errors.New("answered")
-	errBadRequest = errors.New("bad request")
-)
+var errBadRequest = errors.New("bad request")
 
 // requestError separates a broken request body from a failure of ours.
 func requestError(err error) error {
