@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 )
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -26,12 +25,8 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.PingContext(ctx); err != nil {
 		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
 	}
-	rdb, ok := s.redisOpt.MakeRedisClient().(redis.UniversalClient)
-	if !ok || rdb.Ping(ctx).Err() != nil {
+	if s.queue.Ping() != nil {
 		status["redis"], code = "unreachable", http.StatusServiceUnavailable
-	}
-	if ok {
-		rdb.Close()
 	}
 	writeJSON(w, code, status)
 }
