@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq/x/metrics"
-	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,15 +28,6 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		status["redis"], code = "unreachable", http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, status)
-}
-
-// monitoring is the asynq dashboard, read-only unless OPS_READONLY=false.
-func (s *server) monitoring() http.Handler {
-	return asynqmon.New(asynqmon.Options{
-		RootPath:     "/monitoring",
-		RedisConnOpt: s.redisOpt,
-		ReadOnly:     s.cfg.OpsReadOnly,
-	})
 }
 
 // metrics serves asynq's queue metrics and Portalwerk's own figures, read from

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
 
 	"portalwerk/jobs/config"
@@ -77,6 +78,7 @@ type server struct {
 	redisOpt  asynq.RedisConnOpt
 	queue     *asynq.Client
 	inspector *asynq.Inspector
+	dashboard *asynqmon.HTTPHandler
 }
 
 func newServer(cfg config.Config, log *slog.Logger, db *sqlx.DB, redisOpt asynq.RedisConnOpt) *server {
@@ -87,19 +89,22 @@ func newServer(cfg config.Config, log *slog.Logger, db *sqlx.DB, redisOpt asynq.
 		redisOpt:  redisOpt,
 		queue:     asynq.NewClient(redisOpt),
 		inspector: asynq.NewInspector(redisOpt),
+		// The asynq dashboard, read-only unless OPS_READONLY=false.
+		dashboard: asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, ReadOnly: cfg.OpsReadOnly}),
 	}
 }
 
 func (s *server) Close() {
 	s.queue.Close()
 	s.inspector.Close()
+	s.dashboard.Close()
 }
 
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/monitoring/", s.opsAuth(s.monitoring()))
+	mux.Handle("/monitoring/", s.opsAuth(s.dashboard))
 	mux.Handle("GET /metrics", s.opsAuth(s.metrics()))
 
 	mux.Handle("POST /v1/imports", s.auth(s.createImport))
