@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,20 @@ func runChild(args []string) int {
 	}
 	defer db.Close()
 	e := &importer.Engine{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// BENCH_CPUPROFILE=dir writes dir/<import-id>.pprof: where the worker's time goes.
+	if dir := os.Getenv("BENCH_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, id+".pprof"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var res childResult
 	t0 := time.Now()
@@ -94,14 +110,15 @@ func runChild(args []string) int {
 
 // watchLoad polls the import's rows_read (the engine writes it once a second while
 // loading and once more when the COPY has finished) and reports when it last changed:
-// the end of the loading phase, to within the poll interval, as seconds since t0.
+// the end of the loading phase, to within the poll interval, as seconds since t0. It polls
+// only ten times a second, so as not to take CPU from the preview it measures.
 func watchLoad(ctx context.Context, db *sqlx.DB, id string, t0 time.Time) (stop func(), loaded <-chan float64) {
 	ctx, cancel := context.WithCancel(ctx)
 	out := make(chan float64, 1)
 	go func() {
 		var last int64
 		var at float64
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
