@@ -38,7 +38,7 @@ type Payload interface {
 
 // Payloads lists one value of every task payload; the routing test walks it.
 func Payloads() []Payload {
-	return []Payload{ImportPreview{}, ImportApply{}, PurgeUploads{}}
+	return []Payload{ImportPreview{}, ImportApply{}, PurgeUploads{}, ResumeImports{}}
 }
 
 // NewTask is the only way to build a task: the payload decides type, queue and task id.
@@ -98,6 +98,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	handle(mux, h.previewImport)
 	handle(mux, h.applyImport)
 	handle(mux, h.purgeUploads)
+	handle(mux, h.resumeImports)
 	return mux
 }
 

@@ -262,3 +262,22 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// UnfinishedImport is an import some task still has to take further.
+type UnfinishedImport struct {
+	ID       string `db:"id"`
+	TenantID int64  `db:"tenant_id"`
+	Status   string `db:"status"`
+}
+
+// UnfinishedImports lists the imports waiting for a preview or an apply, across tenants:
+// the worker's sweep makes sure each has its task.
+func UnfinishedImports(ctx context.Context, db sqlx.QueryerContext) ([]UnfinishedImport, error) {
+	var out []UnfinishedImport
+	err := sqlx.SelectContext(ctx, db, &out, `SELECT id, tenant_id, status FROM imports
+		WHERE status IN ('queued', 'previewing', 'applying') ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished imports: %w", err)
+	}
+	return out, nil
+}

@@ -59,10 +59,18 @@ func newScheduler(client *asynq.Client, log *slog.Logger) (*scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
+	resume, err := parse("* * * * *")
+	if err != nil {
+		return nil, err
+	}
 	return &scheduler{queue: client, log: log, jobs: []periodic{{
 		name:     jobs.TypePurgeUploads,
 		schedule: purge,
 		payload:  func(slot time.Time) jobs.Payload { return jobs.PurgeUploads{Slot: slotKey(slot)} },
+	}, {
+		name:     jobs.TypeResumeImports,
+		schedule: resume,
+		payload:  func(slot time.Time) jobs.Payload { return jobs.ResumeImports{Slot: slotKey(slot)} },
 	}}}, nil
 }
 
