@@ -163,7 +163,11 @@ func (p *customersProfile) keyExpr() string {
 	return `s2.external_id`
 }
 
-func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+// uniqueColumn: the customers profile's key may span columns or be derived; its
+// forecast searches the whole staging table for duplicates.
+func (p *customersProfile) uniqueColumn() int { return -1 }
+
+func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, _ dupCheck) (store.Counts, error) {
 	// match_id: the customer the row updates or restores (restore: found in the trash).
 	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint, ADD COLUMN restore boolean NOT NULL DEFAULT false`); err != nil {
 		return store.Counts{}, fmt.Errorf("prepare staging: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"portalwerk/jobs/sheet"
 	"portalwerk/store"
@@ -53,9 +54,11 @@ func nullable(s string) any {
 // liveMatch joins a staged row to the live customer with its key in the target account.
 const liveMatch = `c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id`
 
-func (p *emailsProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	if err := markDuplicates(ctx, tx, st, "s2.external_id", p.keyName, "duplicate_key",
-		"Die Nutzerfremdnummer steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet."); err != nil {
+func (p *emailsProfile) uniqueColumn() int { return 0 } // external_id
+
+func (p *emailsProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, dups dupCheck) (store.Counts, error) {
+	if err := markDuplicatesOf(ctx, tx, st, "s2.external_id", p.keyName, "duplicate_key",
+		"Die Nutzerfremdnummer steht mehrfach in der Datei; sie wurde zuerst in Zeile %s verwendet.", dups); err != nil {
 		return store.Counts{}, err
 	}
 	return p.recheck(ctx, tx, st, im)
@@ -123,11 +126,26 @@ func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im st
 // markDuplicates marks every row after the first with the same value of expr (over the
 // staging table aliased s2; NULL values are never duplicates).
 func markDuplicates(ctx context.Context, tx *sqlx.Tx, st, expr, display, code, msg string) error {
+	return markDuplicatesOf(ctx, tx, st, expr, display, code, msg, dupCheck{all: true})
+}
+
+// markDuplicatesOf is markDuplicates where the loader's filter knows which values can
+// be duplicates (expr is then the filtered column): none means nothing to search.
+func markDuplicatesOf(ctx context.Context, tx *sqlx.Tx, st, expr, display, code, msg string, dups dupCheck) error {
+	if !dups.all && len(dups.values) == 0 {
+		return nil
+	}
+	args := []any{display, code, msg}
+	only := ""
+	if !dups.all {
+		only = ` AND (` + expr + `) = ANY($4)`
+		args = append(args, pq.Array(dups.values))
+	}
 	_, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET errs = COALESCE(s.errs, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
 			'col', $1::text, 'value', d.val, 'code', $2::text, 'message', format($3, d.first)))
 		FROM (SELECT row_num, (`+expr+`)::text AS val, min(row_num) OVER (PARTITION BY `+expr+`) AS first
-			FROM `+st+` s2 WHERE (`+expr+`) IS NOT NULL) d
-		WHERE s.row_num = d.row_num AND d.row_num > d.first`, display, code, msg)
+			FROM `+st+` s2 WHERE (`+expr+`) IS NOT NULL`+only+`) d
+		WHERE s.row_num = d.row_num AND d.row_num > d.first`, args...)
 	if err != nil {
 		return fmt.Errorf("mark duplicate %s: %w", display, err)
 	}

@@ -39,8 +39,12 @@ type profile interface {
 	prepare(l layout) error
 	// stage validates a row and returns the values for the staging columns.
 	stage(r sheet.Row, l layout) []any
-	// forecast marks the errors only visible across rows and counts what apply would do.
-	forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
+	// uniqueColumn is the position among stage's values of the key that must be unique
+	// in the file, watched while loading (see dupFilter); -1 for none.
+	uniqueColumn() int
+	// forecast marks the errors only visible across rows and counts what apply would do;
+	// dups says where duplicates of the unique column can be.
+	forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, dups dupCheck) (store.Counts, error)
 	// recheck matches the staged rows against the data as it is at apply time, marks the
 	// rows that can no longer apply as errors and counts what apply will do.
 	recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
@@ -120,6 +124,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 
 	st := stagingTable(id)
 	var rowsRead int64
+	var dups dupCheck
 	err = store.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		if err := bulkMemory(ctx, tx); err != nil {
 			return err
@@ -136,7 +141,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
 			return fmt.Errorf("clear errors: %w", err)
 		}
-		if rowsRead, err = e.load(ctx, tx, st, id, rd, prof, l); err != nil {
+		if rowsRead, dups, err = e.load(ctx, tx, st, id, rd, prof, l); err != nil {
 			return err
 		}
 		if rowsRead == 0 {
@@ -145,7 +150,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if _, err := tx.ExecContext(ctx, `ANALYZE `+st); err != nil {
 			return fmt.Errorf("analyze staging: %w", err)
 		}
-		counts, err := prof.forecast(ctx, tx, st, im)
+		counts, err := prof.forecast(ctx, tx, st, im, dups)
 		if err != nil {
 			return err
 		}
@@ -221,14 +226,19 @@ func asFileError(err error) error {
 // batches of rows, one stager per core validates them (hashing passwords is the costly
 // part) and this goroutine copies them, writing progress as it goes. Rows arrive in any
 // order: each carries its row number.
-func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, error) {
+func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, dupCheck, error) {
+	n, filter, err := e.copyRows(ctx, tx, st, id, rd, prof, l)
+	return n, filter.result(), err
+}
+
+func (e *Engine) copyRows(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, *dupFilter, error) {
 	cols := []string{"row_num"}
 	for _, c := range prof.stagingColumns() {
 		cols = append(cols, strings.Fields(c)[0])
 	}
 	stmt, err := tx.PrepareContext(ctx, `COPY `+st+` (`+strings.Join(cols, ", ")+`) FROM STDIN`)
 	if err != nil {
-		return 0, fmt.Errorf("start copy: %w", err)
+		return 0, nil, fmt.Errorf("start copy: %w", err)
 	}
 	defer stmt.Close()
 
@@ -301,29 +311,40 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 	}()
 
 	var n int64
+	var filter *dupFilter
+	unique := prof.uniqueColumn()
+	if unique >= 0 {
+		filter = newDupFilter()
+		unique++ // after row_num
+	}
 	last := time.Now()
 	for batch := range staged {
 		for _, vals := range batch {
 			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-				return n, fmt.Errorf("copy row %v: %w", vals[0], err)
+				return n, nil, fmt.Errorf("copy row %v: %w", vals[0], err)
+			}
+			if filter != nil {
+				if v, ok := vals[unique].(string); ok {
+					filter.add(v)
+				}
 			}
 		}
 		n += int64(len(batch))
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
 			if err := e.progress(ctx, id, n); err != nil {
-				return n, err
+				return n, nil, err
 			}
 		}
 	}
 	<-readerDone
 	if readErr != nil {
-		return n, readErr
+		return n, nil, readErr
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
-		return n, fmt.Errorf("finish copy: %w", err)
+		return n, nil, fmt.Errorf("finish copy: %w", err)
 	}
-	return n, e.progress(ctx, id, n)
+	return n, filter, e.progress(ctx, id, n)
 }
 
 // progress writes rows_read outside the preview's transaction, so it is visible while

@@ -20,7 +20,12 @@ import (
 	"portalwerk/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if op := os.Getenv(crashOpEnv); op != "" {
+		os.Exit(crashChild(op))
+	}
+	os.Exit(storetest.Main(m))
+}
 
 // fixture is one test's tenant with its account "huber".
 type fixture struct {
