@@ -14,7 +14,11 @@ set -euo pipefail
 procfile=${1:-Procfile}
 grace=${PROCFILE_GRACE:-15}
 
-log() { printf 'procfile: %s\n' "$*" >&2; }
+# A terminal or pipe that went away (`make run | tee log`, then Ctrl-C kills tee too) must
+# not kill the runner halfway through stopping its processes: ignore SIGPIPE, and let a
+# failed log write be just that.
+trap '' PIPE
+log() { printf 'procfile: %s\n' "$*" >&2 || true; }
 die() {
 	log "error: $*"
 	exit 2
