@@ -123,11 +123,7 @@ func TestWorkerKilledMidPreviewAndMidApply(t *testing.T) {
 	}
 	f := newFixture(t)
 	const n = 20000
-	if _, err := f.db.ExecContext(f.ctx, `INSERT INTO customers (tenant_id, account_id, external_id, email)
-		SELECT $1, $2, lpad(i::text, 20, '0'), CASE WHEN i % 10 = 0 THEN 'alt' || i || '@x.de' END
-		FROM generate_series(1, $3) i`, f.acct.TenantID, f.acct.ID, n); err != nil {
-		t.Fatal(err)
-	}
+	f.seedResidents(n)
 	lines := []string{"Nutzerfremdnummer;E-Mail"}
 	for i := 1; i <= n; i++ {
 		key := fmt.Sprintf("%020d", i)
@@ -199,12 +195,7 @@ func TestWorkerKilledMidPreviewAndMidApply(t *testing.T) {
 		t.Fatalf("after the retried apply: status %s", im.Status)
 	}
 	wantCounts(t, "apply after the kill", im.Counts, want)
-	var written int64
-	if err := f.db.GetContext(f.ctx, &written, `SELECT count(*) FROM customers WHERE account_id = $1
-		AND email = 'bewohner' || ltrim(external_id, '0') || '@beispiel.de'`, f.acct.ID); err != nil {
-		t.Fatal(err)
-	}
-	if written != want.Update {
+	if written := f.addressesWritten("beispiel.de"); written != want.Update {
 		t.Errorf("%d addresses written, want %d", written, want.Update)
 	}
 }

@@ -124,7 +124,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 
 	st := stagingTable(id)
 	var rowsRead int64
-	var dups dupCheck
+	var dups *dupFilter
 	err = store.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		if err := bulkMemory(ctx, tx); err != nil {
 			return err
@@ -150,7 +150,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if _, err := tx.ExecContext(ctx, `ANALYZE `+st); err != nil {
 			return fmt.Errorf("analyze staging: %w", err)
 		}
-		counts, err := prof.forecast(ctx, tx, st, im, dups)
+		counts, err := prof.forecast(ctx, tx, st, im, dups.result())
 		if err != nil {
 			return err
 		}
@@ -225,13 +225,9 @@ func asFileError(err error) error {
 // load streams the rows into the staging table with COPY. A reader goroutine reads
 // batches of rows, one stager per core validates them (hashing passwords is the costly
 // part) and this goroutine copies them, writing progress as it goes. Rows arrive in any
-// order: each carries its row number.
-func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, dupCheck, error) {
-	n, filter, err := e.copyRows(ctx, tx, st, id, rd, prof, l)
-	return n, filter.result(), err
-}
-
-func (e *Engine) copyRows(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, *dupFilter, error) {
+// order: each carries its row number. It also returns the filter that watched the
+// profile's unique column (nil without one).
+func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.Reader, prof profile, l layout) (int64, *dupFilter, error) {
 	cols := []string{"row_num"}
 	for _, c := range prof.stagingColumns() {
 		cols = append(cols, strings.Fields(c)[0])

@@ -358,6 +358,28 @@ func (f *fixture) customers(acct store.Account) []customer {
 	return cs
 }
 
+// seedResidents gives the fixture's account customers 1..n with 20-digit keys; every
+// tenth has the address alt<i>@x.de already.
+func (f *fixture) seedResidents(n int) {
+	f.t.Helper()
+	if _, err := f.db.ExecContext(f.ctx, `INSERT INTO customers (tenant_id, account_id, external_id, email)
+		SELECT $1, $2, lpad(i::text, 20, '0'), CASE WHEN i % 10 = 0 THEN 'alt' || i || '@x.de' END
+		FROM generate_series(1, $3) i`, f.acct.TenantID, f.acct.ID, n); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// addressesWritten counts the account's customers whose address is bewohner<key>@domain.
+func (f *fixture) addressesWritten(domain string) int64 {
+	f.t.Helper()
+	var n int64
+	if err := f.db.GetContext(f.ctx, &n, `SELECT count(*) FROM customers WHERE account_id = $1
+		AND email = 'bewohner' || ltrim(external_id, '0') || '@' || $2`, f.acct.ID, domain); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
 // snapshot is every stored value of the tenant's customers, to show nothing changed.
 func (f *fixture) snapshot() string {
 	f.t.Helper()
