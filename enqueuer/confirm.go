@@ -49,7 +49,7 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return
 	}
 	apply := jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}
-	if _, err := jobs.Enqueue(ctx, s.queue, apply); err != nil {
+	if _, err := s.jobs.Enqueue(ctx, apply); err != nil {
 		// Hand the import back so the user can confirm again once the queue is reachable.
 		store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying)
 		s.internal(w, r, err)

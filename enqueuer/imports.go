@@ -148,7 +148,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	s.log.InfoContext(ctx, "upload stored", "import_id", importID, "tenant", caller.Tenant, "bytes", size)
 
 	preview := jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}
-	if _, err := jobs.Enqueue(ctx, s.queue, preview); err != nil {
+	if _, err := s.jobs.Enqueue(ctx, preview); err != nil {
 		store.FailImport(context.WithoutCancel(ctx), s.db, importID, "Die Datei konnte nicht zur Verarbeitung eingereiht werden. Bitte laden Sie sie erneut hoch.")
 		s.internal(w, r, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
 
+	"portalwerk/jobs"
 	"portalwerk/jobs/config"
 	"portalwerk/store"
 )
@@ -77,17 +78,20 @@ type server struct {
 	db        *sqlx.DB
 	redisOpt  asynq.RedisConnOpt
 	queue     *asynq.Client
+	jobs      *jobs.Client
 	inspector *asynq.Inspector
 	dashboard *asynqmon.HTTPHandler
 }
 
 func newServer(cfg config.Config, log *slog.Logger, db *sqlx.DB, redisOpt asynq.RedisConnOpt) *server {
+	q := asynq.NewClient(redisOpt)
 	return &server{
 		cfg:       cfg,
 		log:       log,
 		db:        db,
 		redisOpt:  redisOpt,
-		queue:     asynq.NewClient(redisOpt),
+		queue:     q,
+		jobs:      jobs.NewClient(q),
 		inspector: asynq.NewInspector(redisOpt),
 		// The asynq dashboard, read-only unless OPS_READONLY=false.
 		dashboard: asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, ReadOnly: cfg.OpsReadOnly}),

@@ -3,6 +3,11 @@ package jobs
 import (
 	"context"
 	"log/slog"
+
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs/importer"
+	"portalwerk/store"
 )
 
 // TypeImportApply applies a confirmed import in one transaction.
@@ -17,11 +22,21 @@ type ImportApply struct {
 func (ImportApply) TaskType() string { return TypeImportApply }
 func (ImportApply) Queue() string    { return QueueImports }
 func (p ImportApply) TaskID() string { return "import-apply:" + p.ImportID }
+func (p ImportApply) Tenant() int64  { return p.TenantID }
 
-func (h *Handlers) applyImport(ctx context.Context, p ImportApply) error {
-	log := h.Log.With(slog.String("import_id", p.ImportID), slog.Int64("tenant", p.TenantID))
-	if err := h.engine(log).Apply(ctx, p.ImportID); err != nil {
-		return h.importFailed(ctx, log, p.ImportID, err)
+// ImportApplyWorker applies confirmed imports.
+type ImportApplyWorker struct {
+	DB *sqlx.DB
+}
+
+func (w *ImportApplyWorker) Work(ctx context.Context, t *Task[ImportApply]) (any, error) {
+	log := t.Log.With(slog.String("import_id", t.Args.ImportID))
+	if err := (&importer.Engine{DB: w.DB, Log: log}).Apply(ctx, t.Args.ImportID); err != nil {
+		return importFailed(ctx, w.DB, log, t.Args.ImportID, err)
 	}
-	return nil
+	im, err := store.ImportByID(ctx, w.DB, t.Args.ImportID)
+	if err != nil {
+		return nil, err
+	}
+	return resultOf(im), nil
 }

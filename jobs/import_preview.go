@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
 
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
@@ -25,48 +25,73 @@ type ImportPreview struct {
 func (ImportPreview) TaskType() string { return TypeImportPreview }
 func (ImportPreview) Queue() string    { return QueueImports }
 func (p ImportPreview) TaskID() string { return "import-preview:" + p.ImportID }
+func (p ImportPreview) Tenant() int64  { return p.TenantID }
 
-func (h *Handlers) previewImport(ctx context.Context, p ImportPreview) error {
-	log := h.Log.With(slog.String("import_id", p.ImportID), slog.Int64("tenant", p.TenantID))
-	im, err := h.engine(log).Preview(ctx, p.ImportID)
+// ImportPreviewWorker previews imports and, with auto_confirm, enqueues the apply.
+type ImportPreviewWorker struct {
+	DB     *sqlx.DB
+	Client *Client
+}
+
+// importResult is an import task's summary.
+type importResult struct {
+	ImportID string `json:"import_id"`
+	Status   string `json:"status"`
+	Rows     int64  `json:"rows,omitempty"`
+	Errors   int64  `json:"errors,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Next     string `json:"next_task_id,omitempty"`
+}
+
+func resultOf(im store.Import) importResult {
+	r := importResult{ImportID: im.ID, Status: string(im.Status), Rows: im.RowsRead}
+	if im.Counts != nil {
+		r.Errors = im.Counts.Errors
+	}
+	return r
+}
+
+func (w *ImportPreviewWorker) Work(ctx context.Context, t *Task[ImportPreview]) (any, error) {
+	log := t.Log.With(slog.String("import_id", t.Args.ImportID))
+	im, err := (&importer.Engine{DB: w.DB, Log: log}).Preview(ctx, t.Args.ImportID)
 	if err != nil {
-		return h.importFailed(ctx, log, p.ImportID, err)
+		return importFailed(ctx, w.DB, log, t.Args.ImportID, err)
 	}
+	res := resultOf(im)
 	if im.Status == store.StatusPreviewed && im.Options["auto_confirm"] == "true" && im.Counts != nil && im.Counts.Errors == 0 {
-		if err := store.ConfirmImport(ctx, h.DB, im.ID, false); err != nil {
-			return fmt.Errorf("auto-confirm import %s: %w", im.ID, err)
+		if err := store.ConfirmImport(ctx, w.DB, im.ID, false); err != nil {
+			return nil, fmt.Errorf("auto-confirm import %s: %w", im.ID, err)
 		}
-		if _, err := Enqueue(ctx, h.Queue, ImportApply{ImportID: im.ID, TenantID: im.TenantID}); err != nil {
-			return err
+		apply := ImportApply{ImportID: im.ID, TenantID: im.TenantID}
+		if _, err := w.Client.Enqueue(ctx, apply); err != nil {
+			return nil, err
 		}
+		res.Status, res.Next = string(store.StatusApplying), apply.TaskID()
 	}
-	return nil
+	return res, nil
 }
 
-func (h *Handlers) engine(log *slog.Logger) *importer.Engine {
-	return &importer.Engine{DB: h.DB, Log: log}
-}
-
-// importFailed records a failure the user can act on at once; other errors are retried
-// and recorded only when asynq gives up.
-func (h *Handlers) importFailed(ctx context.Context, log *slog.Logger, id string, err error) error {
+// importFailed records a failure the user can act on at once: the import ends failed
+// with its sentence and the task completes, as a user's mistake is not a task failure.
+// Other errors are retried and recorded only when asynq gives up.
+func importFailed(ctx context.Context, db *sqlx.DB, log *slog.Logger, id string, err error) (any, error) {
 	var ferr *importer.FileError
 	if errors.As(err, &ferr) {
-		log.InfoContext(ctx, "import rejected", slog.String("code", ferr.Code))
-		if err := store.FailImport(ctx, h.DB, id, ferr.Message); err != nil {
-			return err
+		log.WarnContext(ctx, "import rejected", slog.String("code", ferr.Code), slog.Any("err", errors.Unwrap(ferr)))
+		if err := store.FailImport(ctx, db, id, ferr.Message); err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("import %s: %s: %w", id, ferr.Code, asynq.SkipRetry)
+		return importResult{ImportID: id, Status: string(store.StatusFailed), Code: ferr.Code}, nil
 	}
 	if errors.Is(err, importer.ErrCancelled) {
 		log.InfoContext(ctx, "import cancelled while running")
-		return nil
+		return importResult{ImportID: id, Status: string(store.StatusCancelled)}, nil
 	}
 	if lastAttempt(ctx) {
-		if ferr := store.FailImport(context.WithoutCancel(ctx), h.DB, id,
+		if ferr := store.FailImport(context.WithoutCancel(ctx), db, id,
 			"Die Datei konnte wiederholt nicht verarbeitet werden. Bitte versuchen Sie es später erneut oder wenden Sie sich an den Support."); ferr != nil {
 			log.ErrorContext(ctx, "record import failure", slog.Any("err", ferr))
 		}
 	}
-	return err
+	return nil, err
 }

@@ -4,35 +4,58 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/robfig/cron/v3"
 
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
 
-// TypePurgeUploads deletes stored upload files older than UPLOAD_RETENTION and the
-// staging tables no import will apply any more.
+// TypePurgeUploads deletes one tenant's stored upload files older than UPLOAD_RETENTION
+// and the staging tables no import of the tenant will apply any more.
 const TypePurgeUploads = "uploads:purge"
 
-// PurgeUploads is enqueued by the scheduler once per slot.
+// PurgeUploads is enqueued once per tenant and slot by the scheduler's fan-out.
 type PurgeUploads struct {
-	Slot string `json:"slot"` // the scheduled time this run belongs to
+	TenantID int64  `json:"tenant_id"`
+	Slot     string `json:"slot"` // the scheduled time this run belongs to
 }
 
 func (PurgeUploads) TaskType() string { return TypePurgeUploads }
 func (PurgeUploads) Queue() string    { return QueuePeriodic }
-func (p PurgeUploads) TaskID() string { return TypePurgeUploads + "@" + p.Slot }
+func (p PurgeUploads) TaskID() string {
+	return TypePurgeUploads + ":" + strconv.FormatInt(p.TenantID, 10) + "@" + p.Slot
+}
+func (p PurgeUploads) Tenant() int64 { return p.TenantID }
 
-func (h *Handlers) purgeUploads(ctx context.Context, p PurgeUploads) error {
-	cutoff := h.Now().Add(-h.Config.UploadRetention)
-	n, err := store.PurgeUploads(ctx, h.DB, cutoff)
+// purgeUploadsJob runs the purge every slot of PURGE_CRON, once per tenant.
+func purgeUploadsJob(schedule cron.Schedule) Periodic {
+	return Periodic{Name: TypePurgeUploads, Schedule: schedule, PerTenant: func(tenantID int64, slot time.Time) Args {
+		return PurgeUploads{TenantID: tenantID, Slot: SlotKey(slot)}
+	}}
+}
+
+// PurgeUploadsWorker purges old uploads.
+type PurgeUploadsWorker struct {
+	DB        *sqlx.DB
+	Retention time.Duration
+	Now       func() time.Time
+}
+
+func (w *PurgeUploadsWorker) Work(ctx context.Context, t *Task[PurgeUploads]) (any, error) {
+	cutoff := w.Now().Add(-w.Retention)
+	files, err := store.PurgeUploads(ctx, w.DB, t.Args.TenantID, cutoff)
 	if err != nil {
-		return fmt.Errorf("purge uploads for slot %s: %w", p.Slot, err)
+		return nil, fmt.Errorf("purge uploads for slot %s: %w", t.Args.Slot, err)
 	}
-	tables, err := importer.PurgeStaging(ctx, h.DB, cutoff)
+	tables, err := importer.PurgeStaging(ctx, w.DB, t.Args.TenantID, cutoff)
 	if err != nil {
-		return fmt.Errorf("purge staging for slot %s: %w", p.Slot, err)
+		return nil, fmt.Errorf("purge staging for slot %s: %w", t.Args.Slot, err)
 	}
-	h.Log.InfoContext(ctx, "purged uploads", slog.String("slot", p.Slot), slog.Int64("files", n),
+	t.Log.InfoContext(ctx, "purged uploads", slog.String("slot", t.Args.Slot), slog.Int64("files", files),
 		slog.Int("staging_tables", tables), slog.Time("before", cutoff))
-	return nil
+	return map[string]any{"files": files, "staging_tables": tables, "before": cutoff}, nil
 }

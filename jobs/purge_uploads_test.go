@@ -2,68 +2,118 @@ package jobs
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"portalwerk/jobs/config"
 	"portalwerk/store"
-	"portalwerk/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
-
-func TestPurgeUploadsRemovesOnlyOldFiles(t *testing.T) {
-	ctx := context.Background()
-	db := storetest.DB(t)
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "purge-test", "huber", store.RoleAdmin, false, hash)
+func saveUpload(t *testing.T, db *sqlx.DB, tenantID int64, size int) string {
+	t.Helper()
+	id := store.NewID()
+	err := store.InTx(context.Background(), db, func(tx *sqlx.Tx) error {
+		_, err := store.SaveUpload(context.Background(), tx, id, tenantID, "a.csv", strings.NewReader(strings.Repeat("x", size)), 1<<30)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]string{"old": "00000000-0000-4000-8000-000000000001", "new": "00000000-0000-4000-8000-000000000002"}
-	for _, id := range ids {
-		err := store.InTx(ctx, db, func(tx *sqlx.Tx) error {
-			_, err := store.SaveUpload(ctx, tx, id, acc.TenantID, "a.csv", strings.NewReader(strings.Repeat("x", store.ChunkSize+10)), 1<<30)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.MustExec(`UPDATE uploads SET created_at = now() - interval '31 days' WHERE id = $1`, ids["old"])
-	// A cancelled import's staging table is dropped too.
-	importID := "00000000-0000-4000-8000-0000000000aa"
-	if err := store.CreateImport(ctx, db, store.NewImport{ID: importID, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
-		UploadID: ids["new"], Profile: "emails", Filename: "a.csv", Options: store.Options{}}); err != nil {
-		t.Fatal(err)
-	}
-	db.MustExec(`CREATE TABLE staging."import_000000000000400080000000000000aa" (row_num int)`)
-	db.MustExec(`UPDATE imports SET status = 'cancelled' WHERE id = $1`, importID)
+	return id
+}
 
-	h := NewHandlers(Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: config.Config{UploadRetention: 720 * time.Hour}})
-	if err := h.purgeUploads(ctx, PurgeUploads{Slot: "test"}); err != nil {
+func TestPurgeUploadsRemovesOnlyTheTenantsOldFiles(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t)
+	acc, other := admin(t, b.db), admin(t, b.db)
+	old, fresh := saveUpload(t, b.db, acc.TenantID, store.ChunkSize+10), saveUpload(t, b.db, acc.TenantID, 10)
+	othersOld := saveUpload(t, b.db, other.TenantID, 10)
+	b.db.MustExec(`UPDATE uploads SET created_at = now() - interval '31 days' WHERE id = ANY($1)`, "{"+old+","+othersOld+"}")
+	// A cancelled import's staging table is dropped too.
+	importID := store.NewID()
+	if err := store.CreateImport(ctx, b.db, store.NewImport{ID: importID, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
+		UploadID: fresh, Profile: "emails", Filename: "a.csv", Options: store.Options{}}); err != nil {
 		t.Fatal(err)
+	}
+	staging := `staging."import_` + strings.ReplaceAll(importID, "-", "") + `"`
+	b.db.MustExec(`CREATE TABLE ` + staging + ` (row_num int)`)
+	b.db.MustExec(`UPDATE imports SET status = 'cancelled' WHERE id = $1`, importID)
+
+	w := &PurgeUploadsWorker{DB: b.db, Retention: 720 * time.Hour, Now: time.Now}
+	res, err := w.Work(ctx, task(t, PurgeUploads{TenantID: acc.TenantID, Slot: "test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.(map[string]any)["files"], res.(map[string]any)["staging_tables"]) != "1 1" {
+		t.Errorf("summary %v, want one file and one staging table", res)
 	}
 	var left []string
-	db.Select(&left, `SELECT id::text FROM uploads ORDER BY id`)
-	if len(left) != 1 || left[0] != ids["new"] {
-		t.Errorf("uploads left %v, want only %s", left, ids["new"])
+	b.db.Select(&left, `SELECT id::text FROM uploads WHERE tenant_id = ANY($1)`, fmt.Sprintf("{%d,%d}", acc.TenantID, other.TenantID))
+	slices.Sort(left)
+	want := []string{fresh, othersOld}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("uploads left %v, want %v (the other tenant's old file stays for its own purge)", left, want)
 	}
 	var chunks int
-	db.Get(&chunks, `SELECT count(*) FROM upload_chunks WHERE upload_id = $1`, ids["old"])
+	b.db.Get(&chunks, `SELECT count(*) FROM upload_chunks WHERE upload_id = $1`, old)
 	if chunks != 0 {
 		t.Errorf("%d chunks of the purged upload left", chunks)
 	}
-	var staging *string
-	db.Get(&staging, `SELECT to_regclass('staging."import_000000000000400080000000000000aa"')::text`)
-	if staging != nil {
+	var table *string
+	b.db.Get(&table, `SELECT to_regclass($1)::text`, staging)
+	if table != nil {
 		t.Errorf("staging table of the cancelled import still exists")
+	}
+}
+
+// The purge's slot task fans out to one task per tenant; running the fan-out again, or
+// from a second scheduler replica, adds none.
+func TestFanOutEnqueuesOneTaskPerTenantAndSlot(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t)
+	tenants := []int64{admin(t, b.db).TenantID, admin(t, b.db).TenantID, admin(t, b.db).TenantID}
+	job := purgeUploadsJob(nil)
+	slot := time.Date(2026, 12, 1, 5, 17, 0, 0, time.UTC)
+	fan, ok := job.Args(slot).(FanOut)
+	if !ok || fan.TaskID() != "tenants:fan-out:uploads:purge@2026-12-01T05:17:00Z" {
+		t.Fatalf("slot task %#v", job.Args(slot))
+	}
+	w := &FanOutWorker{DB: b.db, Client: b.client, Jobs: []Periodic{job}}
+	for run := range 2 {
+		res, err := w.Work(ctx, task(t, fan))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, _ := store.TenantIDs(ctx, b.db)
+		if got := res.(map[string]any); got["tenants"] != len(all) || (run == 1 && got["enqueued"] != 0) {
+			t.Errorf("run %d: summary %v", run+1, got)
+		}
+	}
+	got := b.pending(t, QueuePeriodic)
+	for _, id := range tenants {
+		want := fmt.Sprintf("uploads:purge:%d@2026-12-01T05:17:00Z", id)
+		if !slices.Contains(got, want) {
+			t.Errorf("no task %s among %v", want, got)
+		}
+	}
+	all, _ := store.TenantIDs(ctx, b.db)
+	if len(got) != len(all) {
+		t.Errorf("%d pending tasks for %d tenants", len(got), len(all))
+	}
+	// The next slot is a new task per tenant.
+	if _, err := w.Work(ctx, task(t, FanOut{Job: job.Name, Slot: SlotKey(slot.Add(time.Hour))})); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.pending(t, QueuePeriodic)); n != 2*len(all) {
+		t.Errorf("after the next slot: %d pending tasks, want %d", n, 2*len(all))
+	}
+	// A fan-out of a job nobody declared can never succeed.
+	if _, err := w.Work(ctx, task(t, FanOut{Job: "nothing:here", Slot: SlotKey(slot)})); err == nil {
+		t.Errorf("fan-out of an unknown job succeeded")
 	}
 }

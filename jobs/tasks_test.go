@@ -1,70 +1,231 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
+
+	"portalwerk/store/storetest"
 )
 
-// Every payload type must reach the handler registered for exactly its own type:
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func registry(t *testing.T, regs ...Registration) *Registry {
+	t.Helper()
+	r, err := NewRegistry(regs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// sample returns a value of every registered args type, as the routing tests need one.
+func samples() []Args {
+	var out []Args
+	for _, reg := range Tasks(Deps{}) {
+		out = append(out, reg.args)
+	}
+	return out
+}
+
+// Every registered type must reach the worker registered for exactly its own type:
 // asynq's ServeMux falls back to prefix matching, so a missing handler could silently
 // land in the handler of a shorter name.
 func TestEveryTaskTypeRoutesToItsOwnHandler(t *testing.T) {
-	mux := NewHandlers(Deps{}).Mux()
-	seen := map[string]bool{}
-	for _, p := range Payloads() {
-		if seen[p.TaskType()] {
-			t.Errorf("task type %q declared twice", p.TaskType())
+	reg := registry(t, Tasks(Deps{})...)
+	mux := reg.Mux(storetest.Logger(t))
+	if len(reg.Types()) != len(Tasks(Deps{})) {
+		t.Fatalf("registry has %d types for %d registrations", len(reg.Types()), len(Tasks(Deps{})))
+	}
+	for _, a := range samples() {
+		task := asynq.NewTask(a.TaskType(), []byte("{}"))
+		if _, pattern := mux.Handler(task); pattern != a.TaskType() {
+			t.Errorf("task %q is routed to pattern %q", a.TaskType(), pattern)
 		}
-		seen[p.TaskType()] = true
-		task, err := NewTask(p)
-		if err != nil {
-			t.Fatalf("NewTask(%T): %v", p, err)
-		}
-		if task.Type() != p.TaskType() {
-			t.Errorf("NewTask(%T).Type() = %q, want %q", p, task.Type(), p.TaskType())
-		}
-		_, pattern := mux.Handler(task)
-		if pattern != p.TaskType() {
-			t.Errorf("task %q is routed to pattern %q", p.TaskType(), pattern)
+		if !strings.Contains(a.TaskType(), ":") {
+			t.Errorf("task type %q is not noun:verb", a.TaskType())
 		}
 	}
-	// With prefix matching, a declared type that is a prefix of another would catch it if
-	// the longer one ever lost its handler.
-	for a := range seen {
-		for b := range seen {
-			if a != b && strings.HasPrefix(b, a) {
-				t.Errorf("task type %q is a prefix of %q", a, b)
-			}
+	client := NewClient(nil)
+	for _, typ := range reg.Types() {
+		if !client.known[typ] {
+			t.Errorf("the client does not know registered type %q", typ)
 		}
 	}
 }
+
+func TestRegistryRefusesDuplicatesAndPrefixes(t *testing.T) {
+	w := &ImportApplyWorker{}
+	if _, err := NewRegistry(Register[ImportApply](w), Register[ImportApply](w)); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate type: %v", err)
+	}
+	if _, err := NewRegistry(Register[shortArgs](shortWorker{}), Register[ImportApply](w)); err == nil || !strings.Contains(err.Error(), "prefix") {
+		t.Errorf("prefix type: %v", err)
+	}
+}
+
+// shortArgs is a type whose name is a prefix of import:apply.
+type shortArgs struct{}
+
+func (shortArgs) TaskType() string { return "import:app" }
+func (shortArgs) Queue() string    { return QueueDefault }
+func (shortArgs) TaskID() string   { return "short" }
+func (shortArgs) Tenant() int64    { return 0 }
+
+type shortWorker struct{}
+
+func (shortWorker) Work(context.Context, *Task[shortArgs]) (any, error) { return nil, nil }
 
 func TestUndecodablePayloadIsNotRetried(t *testing.T) {
-	mux := NewHandlers(Deps{}).Mux()
-	for _, p := range Payloads() {
-		err := mux.ProcessTask(context.Background(), asynq.NewTask(p.TaskType(), []byte("{not json")))
+	mux := registry(t, Tasks(Deps{})...).Mux(storetest.Logger(t))
+	for _, a := range samples() {
+		err := mux.ProcessTask(context.Background(), asynq.NewTask(a.TaskType(), []byte("{not json")))
 		if !errors.Is(err, asynq.SkipRetry) {
-			t.Errorf("%s: bad payload gave %v, want SkipRetry", p.TaskType(), err)
+			t.Errorf("%s: bad payload gave %v, want SkipRetry", a.TaskType(), err)
 		}
 	}
 }
 
-func TestNewTaskPutsPayloadOnItsQueue(t *testing.T) {
-	for _, p := range Payloads() {
-		task, err := NewTask(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !json.Valid(task.Payload()) {
-			t.Errorf("%s payload is not JSON: %q", p.TaskType(), task.Payload())
+func TestEnqueueRefusesUnregisteredTypes(t *testing.T) {
+	addr, index := storetest.RedisDB(t)
+	q := asynq.NewClient(asynq.RedisClientOpt{Addr: addr, DB: index})
+	t.Cleanup(func() { q.Close() })
+	client := NewClient(q)
+	_, err := client.Enqueue(context.Background(), shortArgs{})
+	var unknown *UnknownTaskTypeError
+	if !errors.As(err, &unknown) || unknown.Type != "import:app" {
+		t.Fatalf("unregistered type: %v", err)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: addr, DB: index})
+	t.Cleanup(func() { insp.Close() })
+	if _, err := insp.GetTaskInfo(QueueDefault, "short"); err == nil {
+		t.Errorf("the refused task is on the queue")
+	}
+	// A registered type is enqueued once per task id.
+	for i, want := range []bool{true, false} {
+		added, err := client.Enqueue(context.Background(), ImportApply{ImportID: "e1", TenantID: 7})
+		if err != nil || added != want {
+			t.Errorf("enqueue %d: added=%v err=%v, want %v", i+1, added, err, want)
 		}
 	}
-	if (ImportPreview{}).Queue() != QueueImports || (PurgeUploads{}).Queue() != QueuePeriodic {
+}
+
+// echoArgs is a task for the test below: its worker answers with a summary.
+type echoArgs struct {
+	N        int   `json:"n"`
+	TenantID int64 `json:"tenant_id"`
+}
+
+func (echoArgs) TaskType() string { return "test:echo" }
+func (echoArgs) Queue() string    { return QueueDefault }
+func (a echoArgs) TaskID() string { return "echo-" + string(rune('a'+a.N)) }
+func (a echoArgs) Tenant() int64  { return a.TenantID }
+
+type echoWorker struct{ done chan struct{} }
+
+func (w echoWorker) Work(ctx context.Context, t *Task[echoArgs]) (any, error) {
+	defer close(w.done)
+	t.Log.InfoContext(ctx, "echo")
+	return map[string]int{"n": t.Args.N * 2}, nil
+}
+
+// syncBuffer is a log sink written by the asynq server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Through a real asynq server, a worker's summary becomes the task's JSON result, and
+// its logger carries the task's id, type and tenant.
+func TestTaskWritesItsSummaryAsResult(t *testing.T) {
+	addr, index := storetest.RedisDB(t)
+	opt := asynq.RedisClientOpt{Addr: addr, DB: index}
+	q := asynq.NewClient(opt)
+	t.Cleanup(func() { q.Close() })
+	w := echoWorker{done: make(chan struct{})}
+	reg := registry(t, Register[echoArgs](w))
+	client := &Client{q: q, known: map[string]bool{"test:echo": true}}
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 1, Queues: map[string]int{QueueDefault: 1},
+		Logger: discardAsynq{}, ShutdownTimeout: time.Second})
+	if err := srv.Start(reg.Mux(log)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	args := echoArgs{N: 21, TenantID: 42}
+	if _, err := client.Enqueue(context.Background(), args); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task did not run")
+	}
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { insp.Close() })
+	var info *asynq.TaskInfo
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		info, err = insp.GetTaskInfo(QueueDefault, args.TaskID())
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not completed: %v %v", info, err)
+		}
+	}
+	if string(info.Result) != `{"n":42}` {
+		t.Errorf("result %q, want the summary as JSON", info.Result)
+	}
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(l, `"msg":"echo"`) {
+			json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if line["task_id"] != args.TaskID() || line["task_type"] != "test:echo" || line["tenant_id"] != float64(42) {
+		t.Errorf("log line %v lacks task_id, task_type or tenant_id", line)
+	}
+}
+
+type discardAsynq struct{}
+
+func (discardAsynq) Debug(...any) {}
+func (discardAsynq) Info(...any)  {}
+func (discardAsynq) Warn(...any)  {}
+func (discardAsynq) Error(...any) {}
+func (discardAsynq) Fatal(...any) {}
+
+func TestArgsRunOnTheirQueues(t *testing.T) {
+	for _, a := range samples() {
+		if a.Queue() == "" {
+			t.Errorf("%T has no queue", a)
+		}
+	}
+	if (ImportPreview{}).Queue() != QueueImports || (PurgeUploads{}).Queue() != QueuePeriodic || (FanOut{}).Queue() != QueuePeriodic {
 		t.Errorf("imports and periodic work must run on their own queues")
 	}
 }

@@ -17,51 +17,71 @@ import (
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
-	"portalwerk/jobs/mail"
 	"portalwerk/store"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.Load(os.Getenv)
-	if err == nil {
-		log := cfg.Logger()
-		if len(os.Args) > 1 && os.Args[1] == "scheduler" {
-			err = runScheduler(ctx, cfg, log)
-		} else if len(os.Args) > 1 {
-			err = fmt.Errorf("unknown command %q (want no argument or scheduler)", os.Args[1])
-		} else {
-			err = runWorker(ctx, cfg, log)
-		}
-	}
-	if err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
+const usage = `usage: worker [scheduler]
+
+  worker            run the asynq workers (imports on their own slots)
+  worker scheduler  enqueue the periodic jobs (safe to run more than once)
+
+Both read their settings from the environment (see the README).`
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(os.Stderr, usage)
+		return nil
+	case "", "scheduler":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if cmd == "scheduler" {
+		return runScheduler(ctx, redisOpt, jobs.Periodics(cfg.Schedules), log)
+	}
+	return runWorker(ctx, cfg, redisOpt, log)
+}
+
 // runWorker serves two asynq servers from one process: one with its own slots for the
 // long import tasks, one for mail, portal and periodic work, so that large imports can
 // never starve the mail.
-func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func runWorker(ctx context.Context, cfg config.Config, redisOpt asynq.RedisConnOpt, log *slog.Logger) error {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	q := asynq.NewClient(redisOpt)
+	defer q.Close()
+	reg, err := jobs.NewRegistry(jobs.Tasks(jobs.Deps{
+		DB: db, Client: jobs.NewClient(q), Retention: cfg.UploadRetention, Schedules: cfg.Schedules,
+	})...)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	sender, err := mail.New(cfg.MailURL, cfg.MailFrom)
-	if err != nil {
-		return fmt.Errorf("MAIL_URL: %w", err)
-	}
-	client := asynq.NewClient(redisOpt)
-	defer client.Close()
-	mux := jobs.NewHandlers(jobs.Deps{DB: db, Queue: client, Mail: sender, Config: cfg, Log: log}).Mux()
-
+	mux := reg.Mux(log)
 	servers := []*asynq.Server{
 		newServer(redisOpt, log, cfg.ImportConcurrency, map[string]int{jobs.QueueImports: 1}),
 		newServer(redisOpt, log, cfg.WorkerConcurrency, map[string]int{jobs.QueueMail: 6, jobs.QueueDefault: 3, jobs.QueuePeriodic: 1}),
@@ -71,7 +91,8 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return fmt.Errorf("start asynq server: %w", err)
 		}
 	}
-	log.Info("worker started", slog.Int("import_slots", cfg.ImportConcurrency), slog.Int("slots", cfg.WorkerConcurrency))
+	log.Info("worker started", slog.Int("import_slots", cfg.ImportConcurrency), slog.Int("slots", cfg.WorkerConcurrency),
+		slog.Any("task_types", reg.Types()))
 	<-ctx.Done()
 	log.Info("worker stopping: running tasks finish or go back to the queue")
 	for _, s := range servers {
@@ -90,19 +111,32 @@ func newServer(redisOpt asynq.RedisConnOpt, log *slog.Logger, concurrency int, q
 	})
 }
 
-// errorHandler logs every failed task with its id, type and tenant.
+// errorHandler logs every failed task with its id, type and tenant; only a final
+// failure, after which asynq archives the task, is an error.
 func errorHandler(log *slog.Logger) asynq.ErrorHandler {
 	return asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) {
 		id, _ := asynq.GetTaskID(ctx)
 		retry, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
 		var p struct {
 			TenantID int64 `json:"tenant_id"`
 		}
 		json.Unmarshal(task.Payload(), &p) // the tenant is a nicety of the log line
-		log.ErrorContext(ctx, "task failed",
-			slog.String("task_id", id), slog.String("type", task.Type()), slog.Int64("tenant", p.TenantID),
-			slog.Int("retry", retry), slog.Bool("final", errors.Is(err, asynq.SkipRetry)), slog.Any("err", err))
+		final := isFinal(err, retry, maxRetry)
+		level := slog.LevelWarn
+		if final {
+			level = slog.LevelError
+		}
+		log.Log(ctx, level, "task failed",
+			slog.String("task_id", id), slog.String("task_type", task.Type()), slog.Int64("tenant_id", p.TenantID),
+			slog.Int("retry", retry), slog.Int("max_retry", maxRetry), slog.Bool("final", final), slog.Any("err", err))
 	})
+}
+
+// isFinal says whether asynq gives the task up after this failure: it never retries a
+// SkipRetry error, and retries others until the retry count reaches the maximum.
+func isFinal(err error, retry, maxRetry int) bool {
+	return errors.Is(err, asynq.SkipRetry) || retry >= maxRetry
 }
 
 // slogAdapter lets asynq log through slog; asynq's Logger is not *slog.Logger.

@@ -2,86 +2,36 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/robfig/cron/v3"
 
 	"portalwerk/jobs"
-	"portalwerk/jobs/config"
 )
-
-// periodic is a job the scheduler enqueues once per slot of its schedule.
-type periodic struct {
-	name     string
-	schedule cron.Schedule
-	payload  func(slot time.Time) jobs.Payload
-}
 
 // scheduler enqueues every periodic job with a task id built from the job and its slot,
 // so any number of replicas enqueue each slot exactly once.
 type scheduler struct {
-	queue *asynq.Client
-	jobs  []periodic
-	log   *slog.Logger
+	client *jobs.Client
+	jobs   []jobs.Periodic
+	log    *slog.Logger
 }
 
-func runScheduler(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	client := asynq.NewClient(redisOpt)
-	defer client.Close()
-	s, err := newScheduler(client, log)
-	if err != nil {
-		return err
-	}
+func runScheduler(ctx context.Context, redisOpt asynq.RedisConnOpt, periodic []jobs.Periodic, log *slog.Logger) error {
+	q := asynq.NewClient(redisOpt)
+	defer q.Close()
+	s := &scheduler{client: jobs.NewClient(q), jobs: periodic, log: log}
 	log.Info("scheduler started", slog.Int("jobs", len(s.jobs)))
 	return s.run(ctx)
 }
-
-func newScheduler(client *asynq.Client, log *slog.Logger) (*scheduler, error) {
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		return nil, fmt.Errorf("load Europe/Berlin: %w", err)
-	}
-	parse := func(spec string) (cron.Schedule, error) {
-		sch, err := cron.ParseStandard("CRON_TZ=" + berlin.String() + " " + spec)
-		if err != nil {
-			return nil, fmt.Errorf("schedule %q: %w", spec, err)
-		}
-		return sch, nil
-	}
-	purge, err := parse("17 * * * *")
-	if err != nil {
-		return nil, err
-	}
-	resume, err := parse("* * * * *")
-	if err != nil {
-		return nil, err
-	}
-	return &scheduler{queue: client, log: log, jobs: []periodic{{
-		name:     jobs.TypePurgeUploads,
-		schedule: purge,
-		payload:  func(slot time.Time) jobs.Payload { return jobs.PurgeUploads{Slot: slotKey(slot)} },
-	}, {
-		name:     jobs.TypeResumeImports,
-		schedule: resume,
-		payload:  func(slot time.Time) jobs.Payload { return jobs.ResumeImports{Slot: slotKey(slot)} },
-	}}}, nil
-}
-
-func slotKey(slot time.Time) string { return slot.UTC().Format(time.RFC3339) }
 
 // run sleeps until the next slot of any job and enqueues what is due, until ctx ends.
 func (s *scheduler) run(ctx context.Context) error {
 	next := make([]time.Time, len(s.jobs))
 	now := time.Now()
 	for i, j := range s.jobs {
-		next[i] = j.schedule.Next(now)
+		next[i] = j.Schedule.Next(now)
 	}
 	for {
 		soonest := next[0]
@@ -102,24 +52,24 @@ func (s *scheduler) run(ctx context.Context) error {
 				continue
 			}
 			if err := s.enqueue(ctx, j, next[i]); err != nil {
-				s.log.Error("enqueue periodic job", slog.String("job", j.name), slog.String("slot", slotKey(next[i])), slog.Any("err", err))
+				s.log.Error("enqueue periodic job", slog.String("job", j.Name), slog.String("slot", jobs.SlotKey(next[i])), slog.Any("err", err))
 			}
-			next[i] = j.schedule.Next(next[i])
+			next[i] = j.Schedule.Next(next[i])
 		}
 	}
 }
 
 // enqueue adds the job's task for one slot; a replica that comes second finds the task
 // id taken and enqueues nothing.
-func (s *scheduler) enqueue(ctx context.Context, j periodic, slot time.Time) error {
-	added, err := jobs.Enqueue(ctx, s.queue, j.payload(slot))
+func (s *scheduler) enqueue(ctx context.Context, j jobs.Periodic, slot time.Time) error {
+	added, err := s.client.Enqueue(ctx, j.Args(slot))
 	if err != nil {
 		return err
 	}
 	if !added {
-		s.log.Debug("periodic job already enqueued", slog.String("job", j.name), slog.String("slot", slotKey(slot)))
+		s.log.Debug("periodic job already enqueued", slog.String("job", j.Name), slog.String("slot", jobs.SlotKey(slot)))
 		return nil
 	}
-	s.log.Info("periodic job enqueued", slog.String("job", j.name), slog.String("slot", slotKey(slot)))
+	s.log.Info("periodic job enqueued", slog.String("job", j.Name), slog.String("slot", jobs.SlotKey(slot)))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	netmail "net/mail"
 	"net/url"
 	"path/filepath"
@@ -52,8 +53,8 @@ type Sender interface {
 //
 // User and password are optional and URL-escaped; with a user, AUTH PLAIN is
 // used, which go-mail refuses over an unencrypted connection to anything but
-// localhost.
-func New(mailURL, from string) (Sender, error) {
+// localhost. The SMTP transport logs through log.
+func New(mailURL, from string, log *slog.Logger) (Sender, error) {
 	sender, err := netmail.ParseAddress(from)
 	if err != nil {
 		return nil, fmt.Errorf("mail: invalid MAIL_FROM %q: %w", from, err)
@@ -81,7 +82,7 @@ func New(mailURL, from string) (Sender, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &smtpSender{host: host, opts: opts, from: sender}, nil
+		return &smtpSender{host: host, opts: opts, from: sender, log: log}, nil
 	default:
 		return nil, fmt.Errorf("mail: unsupported MAIL_URL scheme %q (want smtp, smtps or file)", u.Scheme)
 	}

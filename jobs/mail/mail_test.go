@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ func TestNewValid(t *testing.T) {
 		"smtps://user%40example.org:p%3Ass@relay.example.org",
 		"SMTP://relay.example.org:25",
 	} {
-		if _, err := New(raw, "Portalwerk <noreply@portalwerk.local>"); err != nil {
+		if _, err := New(raw, "Portalwerk <noreply@portalwerk.local>", discard); err != nil {
 			t.Errorf("New(%q): %v", raw, err)
 		}
 	}
@@ -74,7 +75,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"smtp://relay.example.org", ""},
 		{"smtp://relay.example.org", "not an address"},
 	} {
-		_, err := New(tc.url, tc.from)
+		_, err := New(tc.url, tc.from, discard)
 		if err == nil {
 			t.Errorf("New(%q, %q): no error", tc.url, tc.from)
 			continue
@@ -84,3 +85,5 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+var discard = slog.New(slog.DiscardHandler)

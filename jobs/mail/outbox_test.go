@@ -73,7 +73,7 @@ func readPart(t *testing.T, r io.Reader, cte string) string {
 func TestOutboxWritesEMLFiles(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "var", "outbox")
-	s, err := New("file://"+filepath.ToSlash(dir), "Portalwerk <noreply@portalwerk.local>")
+	s, err := New("file://"+filepath.ToSlash(dir), "Portalwerk <noreply@portalwerk.local>", discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ type smtpSender struct {
 	host string
 	opts []gomail.Option
 	from *netmail.Address
+	log  *slog.Logger
 }
 
 func (s *smtpSender) Send(ctx context.Context, msgs []Message) ([]error, error) {
@@ -42,7 +43,7 @@ func (s *smtpSender) Send(ctx context.Context, msgs []Message) ([]error, error) 
 	defer func() {
 		// Every message already has its result; a failing QUIT changes none.
 		if err := client.Close(); err != nil {
-			slog.WarnContext(ctx, "mail: closing SMTP connection", "server", client.ServerAddr(), "err", err)
+			s.log.WarnContext(ctx, "mail: closing SMTP connection", slog.String("server", client.ServerAddr()), slog.Any("err", err))
 		}
 	}()
 

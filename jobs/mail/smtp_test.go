@@ -159,7 +159,7 @@ func TestSMTPBatchOverOneConnection(t *testing.T) {
 	rec := &recorder{}
 	addr := startServer(t, rec)
 	const pass = "s3cr:t/ä@%"
-	s, err := New(smtpURL(addr, url.UserPassword("mailer", pass)), "Portalwerk <noreply@portalwerk.local>")
+	s, err := New(smtpURL(addr, url.UserPassword("mailer", pass)), "Portalwerk <noreply@portalwerk.local>", discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestSMTPBatchOverOneConnection(t *testing.T) {
 func TestSMTPWithoutCredentialsSkipsAuth(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local")
+	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local", discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestSMTPWithoutCredentialsSkipsAuth(t *testing.T) {
 func TestSMTPPerMessageErrors(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{rejectRcpt: "bewohner3@example.org"}
-	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local")
+	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local", discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestSMTPPerMessageErrors(t *testing.T) {
 func TestSMTPConnectionLostMidBatch(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{dropAfter: 3}
-	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local")
+	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local", discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestSMTPConnectionRefusedIsBatchError(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(smtpURL(addr, nil), "noreply@portalwerk.local")
+	s, err := New(smtpURL(addr, nil), "noreply@portalwerk.local", discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestSMTPConnectionRefusedIsBatchError(t *testing.T) {
 func TestSMTPCancelledContextIsBatchError(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local")
+	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local", discard)
 	if err != nil {
 		t.Fatal(err)
 	}

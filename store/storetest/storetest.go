@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
@@ -163,3 +164,6 @@ func RedisURL(t testing.TB) string {
 	addr, db := RedisDB(t)
 	return fmt.Sprintf("redis://%s/%d", addr, db)
 }
+
+// Logger is TEMPORARY until the storetest rewrite lands.
+func Logger(t testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }

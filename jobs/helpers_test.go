@@ -1,0 +1,68 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/store"
+	"portalwerk/store/storetest"
+)
+
+// bundle is what the tests of this package work with: the package's database and
+// Redis DB, a client and an inspector on it.
+type bundle struct {
+	db     *sqlx.DB
+	opt    asynq.RedisClientOpt
+	client *Client
+	insp   *asynq.Inspector
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	addr, index := storetest.RedisDB(t)
+	opt := asynq.RedisClientOpt{Addr: addr, DB: index}
+	q := asynq.NewClient(opt)
+	t.Cleanup(func() { q.Close() })
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { insp.Close() })
+	return &bundle{db: storetest.DB(t), opt: opt, client: NewClient(q), insp: insp}
+}
+
+// pending lists the ids of the tasks waiting in queue.
+func (b *bundle) pending(t *testing.T, queue string) []string {
+	t.Helper()
+	tasks, err := b.insp.ListPendingTasks(queue, asynq.PageSize(1000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, task := range tasks {
+		ids = append(ids, task.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// task runs a worker on args as the asynq server would, without one.
+func task[A Args](t *testing.T, args A) *Task[A] {
+	return &Task[A]{Args: args, ID: args.TaskID(), Log: storetest.Logger(t)}
+}
+
+// admin creates an admin account in a fresh tenant.
+func admin(t *testing.T, db *sqlx.DB) store.Account {
+	t.Helper()
+	_, hash := store.NewAPIKey()
+	acc, err := store.CreateAccount(context.Background(), db, "t-"+store.NewID()[:12], "huber", store.RoleAdmin, false, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
