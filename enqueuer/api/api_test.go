@@ -433,3 +433,58 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
+
+func TestMemberSeesOnlyItsOwnAccount(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	leser, err := store.AccountByKey(context.Background(), b.db, b.member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminsImport := b.queuedImport()
+	res := b.upload(b.key, "nutzer.csv", []byte(emailsCSV), map[string]string{"profile": "emails", "account": "leser"})
+	var membersImport importObj
+	if res.code != http.StatusAccepted || json.Unmarshal([]byte(res.body), &membersImport) != nil {
+		t.Fatalf("admin upload into leser's account: %d %s", res.code, res.body)
+	}
+
+	for _, path := range []string{"/v1/imports/" + adminsImport.ID, "/v1/imports/" + adminsImport.ID + "/errors"} {
+		theirs := b.do("GET", path, "Bearer "+b.member, nil, "")
+		none := b.do("GET", strings.Replace(path, adminsImport.ID, store.NewID(), 1), "Bearer "+b.member, nil, "")
+		if theirs.code != http.StatusNotFound || theirs.body != none.body {
+			t.Errorf("member reads %s of another account: %d %s, want 404 as for none (%s)", path, theirs.code, theirs.body, none.body)
+		}
+	}
+	if res := b.do("GET", "/v1/imports/"+membersImport.ID, "Bearer "+b.member, nil, ""); res.code != http.StatusOK {
+		t.Errorf("member reads its own account's import: %d %s", res.code, res.body)
+	}
+	if res := b.do("GET", "/v1/imports/"+membersImport.ID, "Bearer "+b.key, nil, ""); res.code != http.StatusOK {
+		t.Errorf("admin reads the member's import: %d %s", res.code, res.body)
+	}
+
+	// Naming any other account is 403 to a member, whether it exists or not.
+	for _, name := range []string{"huber", "gibt-es-nicht"} {
+		if res := b.do("GET", "/v1/customers?account="+name, "Bearer "+b.member, nil, ""); res.code != http.StatusForbidden {
+			t.Errorf("member lists customers of %q: %d %s, want 403", name, res.code, res.body)
+		}
+	}
+	if res := b.do("GET", "/v1/customers?account=gibt-es-nicht", "Bearer "+b.key, nil, ""); res.code != http.StatusNotFound {
+		t.Errorf("admin names a missing account: %d %s, want 404", res.code, res.body)
+	}
+
+	var huberCustomer, leserCustomer int64
+	for _, c := range []struct {
+		account int64
+		id      *int64
+	}{{b.admin.ID, &huberCustomer}, {leser.ID, &leserCustomer}} {
+		if err := b.db.Get(c.id, `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, '7') RETURNING id`, b.admin.TenantID, c.account); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := b.do("GET", "/v1/customers/"+strconv.FormatInt(huberCustomer, 10), "Bearer "+b.member, nil, ""); res.code != http.StatusNotFound {
+		t.Errorf("member reads another account's customer: %d %s, want 404", res.code, res.body)
+	}
+	if res := b.do("GET", "/v1/customers/"+strconv.FormatInt(leserCustomer, 10), "Bearer "+b.member, nil, ""); res.code != http.StatusOK {
+		t.Errorf("member reads its own customer: %d %s", res.code, res.body)
+	}
+}

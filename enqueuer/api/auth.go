@@ -52,10 +52,14 @@ func (s *Server) admin(action string, h handler) handler {
 }
 
 // targetAccount resolves an `account` parameter: the caller's own when empty; another
-// account of the tenant only for admins; anything outside the tenant is not found.
+// account of the tenant only for admins (a member is refused whether the account exists
+// or not); anything outside the tenant is not found.
 func (s *Server) targetAccount(r *http.Request, caller store.Account, name string) (store.Account, error) {
 	if name == "" || name == caller.Name {
 		return caller, nil
+	}
+	if !caller.IsAdmin() {
+		return store.Account{}, Forbidden("Nur Administratoren dürfen mit anderen Benutzerkonten arbeiten.")
 	}
 	acc, err := store.AccountByName(r.Context(), s.db, caller.TenantID, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -64,8 +68,11 @@ func (s *Server) targetAccount(r *http.Request, caller store.Account, name strin
 	if err != nil {
 		return store.Account{}, err
 	}
-	if !caller.IsAdmin() {
-		return store.Account{}, Forbidden("Nur Administratoren dürfen mit anderen Benutzerkonten arbeiten.")
-	}
 	return acc, nil
+}
+
+// visible says whether the caller may read what belongs to the account: an admin
+// everything of its tenant, a member only its own account's.
+func visible(caller store.Account, accountID int64) bool {
+	return caller.IsAdmin() || accountID == caller.ID
 }

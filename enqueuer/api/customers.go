@@ -48,7 +48,7 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, caller stor
 		return notFound
 	}
 	c, err := store.GetCustomer(r.Context(), s.db, caller.TenantID, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !caller.IsAdmin() && c.Account != caller.Name {
 		return notFound
 	}
 	if err != nil {

@@ -202,12 +202,13 @@ func (s *Server) getImport(w http.ResponseWriter, r *http.Request, caller store.
 	return nil
 }
 
-// loadImport reads the import named in the path, scoped to the caller's tenant: another
-// tenant's import is not found, exactly as one that does not exist.
+// loadImport reads the import named in the path, scoped to the caller's tenant (and, for
+// a member, to its own account): another tenant's import is not found, exactly as one
+// that does not exist.
 func (s *Server) loadImport(r *http.Request, caller store.Account) (store.Import, error) {
 	im, err := store.GetImport(r.Context(), s.db, caller.TenantID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return im, NotFound("Diesen Import gibt es nicht.")
+	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(caller, im.AccountID) {
+		return store.Import{}, NotFound("Diesen Import gibt es nicht.")
 	}
 	return im, err
 }
