@@ -1,11 +1,13 @@
-package main
+package api
 
 import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -15,54 +17,52 @@ import (
 	"portalwerk/store"
 )
 
+// maxBodyBytes bounds the body of an endpoint that takes no file (confirm, cancel).
+const maxBodyBytes = 64 << 10
+
 // confirmImport is the warning-and-confirm step: from previewed only; with row errors
 // only when the caller says skip_invalid_rows=true.
-func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
-	if !caller.IsAdmin() {
-		writeError(w, http.StatusForbidden, "Nur Administratoren dürfen Importe bestätigen.")
-		return
-	}
+func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	skip, err := skipInvalidRows(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "skip_invalid_rows muss true oder false sein.")
-		return
+		return BadRequest("skip_invalid_rows muss true oder false sein.")
 	}
 	ctx := r.Context()
-	im, ok := s.loadImport(w, r, caller)
-	if !ok {
-		return
+	im, err := s.loadImport(r, caller)
+	if err != nil {
+		return err
 	}
 	if im.Status != store.StatusPreviewed {
-		writeError(w, http.StatusConflict, "Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „"+im.Status+"“.")
-		return
+		return Conflict("Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „" + im.Status + "“.")
 	}
 	if im.Counts != nil && im.Counts.Errors > 0 && !skip {
-		writeError(w, http.StatusConflict, "Die Vorschau hat "+strconv.FormatInt(im.Counts.Errors, 10)+
+		return Conflict("Die Vorschau hat " + strconv.FormatInt(im.Counts.Errors, 10) +
 			" fehlerhafte Zeilen gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
-		return
 	}
 	if err := store.ConfirmImport(ctx, s.db, im.ID, skip); errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "Der Import wurde inzwischen geändert; bitte laden Sie ihn neu.")
-		return
+		return Conflict("Der Import wurde inzwischen geändert; bitte laden Sie ihn neu.")
 	} else if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	apply := jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}
-	if _, err := s.jobs.Enqueue(ctx, apply); err != nil {
+	if _, err := s.queue.Enqueue(ctx, apply); err != nil {
 		// Hand the import back so the user can confirm again once the queue is reachable.
-		store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying)
-		s.internal(w, r, err)
-		return
+		if merr := store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying); merr != nil {
+			err = errors.Join(err, merr)
+		}
+		return fmt.Errorf("import %s: %w", im.ID, err)
 	}
+	s.log.InfoContext(ctx, "import confirmed", slog.String("import_id", im.ID),
+		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Bool("skip_invalid_rows", skip))
 	im, err = store.GetImport(ctx, s.db, caller.TenantID, im.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	out := toImportJSON(im)
 	out.TaskID = apply.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
+	return nil
 }
 
 // skipInvalidRows reads skip_invalid_rows from a JSON or form body (true or "true").
@@ -72,8 +72,8 @@ func skipInvalidRows(r *http.Request) (bool, error) {
 		var body struct {
 			Skip json.RawMessage `json:"skip_invalid_rows"`
 		}
-		err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body)
-		if errors.Is(err, io.EOF) || len(body.Skip) == 0 {
+		err := json.NewDecoder(r.Body).Decode(&body)
+		if errors.Is(err, io.EOF) || err == nil && len(body.Skip) == 0 {
 			return false, nil
 		}
 		if err != nil {
@@ -88,48 +88,43 @@ func skipInvalidRows(r *http.Request) (bool, error) {
 	return strconv.ParseBool(v)
 }
 
-func (s *server) cancelImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
-	if !caller.IsAdmin() {
-		writeError(w, http.StatusForbidden, "Nur Administratoren dürfen Importe abbrechen.")
-		return
-	}
+func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	ctx := r.Context()
-	im, ok := s.loadImport(w, r, caller)
-	if !ok {
-		return
+	im, err := s.loadImport(r, caller)
+	if err != nil {
+		return err
 	}
-	err := store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
+	err = store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
 	if errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "Ein Import im Status „"+im.Status+"“ kann nicht mehr abgebrochen werden.")
-		return
+		return Conflict("Ein Import im Status „" + im.Status + "“ kann nicht mehr abgebrochen werden.")
 	}
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
+	s.log.InfoContext(ctx, "import cancelled", slog.String("import_id", im.ID),
+		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant))
 	im, err = store.GetImport(ctx, s.db, caller.TenantID, im.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toImportJSON(im))
+	return nil
 }
 
 // importErrors lists the row errors, as JSON or as formula-safe CSV.
-func (s *server) importErrors(w http.ResponseWriter, r *http.Request, caller store.Account) {
+func (s *Server) importErrors(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	ctx := r.Context()
-	im, ok := s.loadImport(w, r, caller)
-	if !ok {
-		return
+	im, err := s.loadImport(r, caller)
+	if err != nil {
+		return err
 	}
 	rows, err := store.ImportErrors(ctx, s.db, im.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	if r.URL.Query().Get("format") != "csv" {
 		writeJSON(w, http.StatusOK, rows)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="import-`+im.ID+`-fehler.csv"`)
@@ -139,6 +134,12 @@ func (s *server) importErrors(w http.ResponseWriter, r *http.Request, caller sto
 		cw.Write([]string{strconv.Itoa(e.Row), safeCell(e.Column), safeCell(e.Value), e.Code, safeCell(e.Message)})
 	}
 	cw.Flush()
+	if err := cw.Error(); err != nil {
+		// The answer has begun; all that is left is to say why it broke off.
+		s.log.WarnContext(ctx, "error report cut off", slog.String("import_id", im.ID),
+			slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Any("err", err))
+	}
+	return nil
 }
 
 // safeCell neutralises a cell a spreadsheet would run as a formula.

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"errors"
@@ -8,56 +8,52 @@ import (
 	"portalwerk/store"
 )
 
-func (s *server) listCustomers(w http.ResponseWriter, r *http.Request, caller store.Account) {
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	q := r.URL.Query()
 	target, err := s.targetAccount(r, caller, q.Get("account"))
 	if err != nil {
-		s.writeFailure(w, r, err)
-		return
+		return err
 	}
 	f := store.CustomerFilter{AccountID: target.ID, ExternalID: q.Get("external_id"), Trash: q.Get("trash") == "true", Limit: 100}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit muss eine Zahl von 1 bis 1000 sein.")
-			return
+			return BadRequest("limit muss eine Zahl von 1 bis 1000 sein.")
 		}
 		f.Limit = n
 	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "after muss eine portal_id sein.")
-			return
+			return BadRequest("after muss eine portal_id sein.")
 		}
 		f.After = n
 	}
 	list, err := store.ListCustomers(r.Context(), s.db, f)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	var next *int64
 	if len(list) == f.Limit {
 		next = &list[len(list)-1].PortalID
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"customers": list, "next_after": next})
+	return nil
 }
 
-func (s *server) getCustomer(w http.ResponseWriter, r *http.Request, caller store.Account) {
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, caller store.Account) error {
+	notFound := NotFound("Diesen Kunden gibt es nicht.")
 	id, err := strconv.ParseInt(r.PathValue("portal_id"), 10, 64)
 	if err != nil {
-		writeError(w, http.StatusNotFound, "Diesen Kunden gibt es nicht.")
-		return
+		return notFound
 	}
 	c, err := store.GetCustomer(r.Context(), s.db, caller.TenantID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "Diesen Kunden gibt es nicht.")
-		return
+	if errors.Is(err, store.ErrNotFound) || err == nil && !caller.IsAdmin() && c.Account != caller.Name {
+		return notFound
 	}
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, c)
+	return nil
 }

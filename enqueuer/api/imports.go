@@ -1,10 +1,11 @@
-package main
+package api
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
@@ -54,26 +55,24 @@ func toImportJSON(im store.Import) importJSON {
 // maxFieldBytes bounds a form field other than the file.
 const maxFieldBytes = 64 << 10
 
+// errBadRequest marks a broken request body (not multipart, cut off).
+var errBadRequest = errors.New("bad request")
+
 // createImport streams the upload into PostgreSQL inside one transaction, so a file
 // over the limit, a bad option or a broken connection leaves nothing behind.
-func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
-	if !caller.IsAdmin() {
-		writeError(w, http.StatusForbidden, "Nur Administratoren dürfen Daten importieren.")
-		return
-	}
+func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	// The whole body may exceed the file limit only by the form fields around the file.
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.UploadMaxBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "Bitte senden Sie die Datei als multipart/form-data im Feld „file“.")
-		return
+		return BadRequest("Bitte senden Sie die Datei als multipart/form-data im Feld „file“.")
 	}
 	ctx := r.Context()
 	importID, uploadID := store.NewID(), store.NewID()
-	fields := map[string]string{}
-	var filename string
 	var size int64
 	err = store.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var filename string
+		fields := map[string]string{}
 		for {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
@@ -85,7 +84,7 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			name := part.FormName()
 			if name == "file" {
 				if filename != "" {
-					return &answer{http.StatusBadRequest, "Bitte laden Sie genau eine Datei hoch."}
+					return BadRequest("Bitte laden Sie genau eine Datei hoch.")
 				}
 				filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 				if filename == "." || filename == "/" || filename == "" {
@@ -101,29 +100,29 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			}
 		}
 		if filename == "" {
-			return &answer{http.StatusBadRequest, "Das Feld „file“ mit der Datei fehlt."}
+			return BadRequest("Das Feld „file“ mit der Datei fehlt.")
 		}
 		ext := strings.ToLower(filepath.Ext(filename))
 		if ext != ".xlsx" && ext != ".csv" {
-			return &answer{http.StatusBadRequest, "Bitte laden Sie eine .xlsx- oder .csv-Datei hoch."}
+			return BadRequest("Bitte laden Sie eine .xlsx- oder .csv-Datei hoch.")
 		}
 		profile := fields["profile"]
 		accountName := fields["account"]
 		delete(fields, "profile")
 		delete(fields, "account")
 		if profile == "" {
-			return &answer{http.StatusBadRequest, "Das Feld „profile“ fehlt (emails, customers oder contracts)."}
+			return BadRequest("Das Feld „profile“ fehlt (emails, customers oder contracts).")
 		}
 		opts, err := importer.Options(profile, fields)
 		var oerr *importer.OptionError
 		if errors.As(err, &oerr) {
-			return &answer{http.StatusBadRequest, oerr.Message}
+			return BadRequest(oerr.Message)
 		}
 		if err != nil {
 			return err
 		}
 		if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
-			return &answer{http.StatusForbidden, "Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden."}
+			return Forbidden("Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden.")
 		}
 		target, err := s.targetAccount(r, caller, accountName)
 		if err != nil {
@@ -136,34 +135,31 @@ func (s *server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	})
 	switch {
 	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20))
-		return
+		return &Error{http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20)}
 	case errors.Is(err, errBadRequest):
-		writeError(w, http.StatusBadRequest, "Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
-		return
+		return BadRequest("Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
 	case err != nil:
-		s.writeFailure(w, r, err)
-		return
+		return err
 	}
-	s.log.InfoContext(ctx, "upload stored", "import_id", importID, "tenant", caller.Tenant, "bytes", size)
+	s.log.InfoContext(ctx, "upload stored", slog.String("import_id", importID),
+		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Int64("bytes", size))
 
 	preview := jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}
-	if _, err := s.jobs.Enqueue(ctx, preview); err != nil {
-		store.FailImport(context.WithoutCancel(ctx), s.db, importID, "Die Datei konnte nicht zur Verarbeitung eingereiht werden. Bitte laden Sie sie erneut hoch.")
-		s.internal(w, r, err)
-		return
+	if _, err := s.queue.Enqueue(ctx, preview); err != nil {
+		if ferr := store.FailImport(context.WithoutCancel(ctx), s.db, importID, "Die Datei konnte nicht zur Verarbeitung eingereiht werden. Bitte laden Sie sie erneut hoch."); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return fmt.Errorf("import %s: %w", importID, err)
 	}
 	im, err := store.GetImport(ctx, s.db, caller.TenantID, importID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	out := toImportJSON(im)
 	out.TaskID = preview.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
+	return nil
 }
-
-var errBadRequest = errors.New("bad request")
 
 // requestError separates a broken request body from a failure of ours.
 func requestError(err error) error {
@@ -197,23 +193,22 @@ func readField(part *multipart.Part, fields map[string]string) error {
 	return nil
 }
 
-func (s *server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) {
-	if im, ok := s.loadImport(w, r, caller); ok {
-		writeJSON(w, http.StatusOK, toImportJSON(im))
+func (s *Server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
+	im, err := s.loadImport(r, caller)
+	if err != nil {
+		return err
 	}
+	writeJSON(w, http.StatusOK, toImportJSON(im))
+	return nil
 }
 
-// loadImport reads the import named in the path, scoped to the caller's tenant, and
-// answers 404 or 500 itself when it cannot.
-func (s *server) loadImport(w http.ResponseWriter, r *http.Request, caller store.Account) (store.Import, bool) {
+// loadImport reads the import named in the path, scoped to the caller's tenant (and, for
+// a member, to its own account): another tenant's import is not found, exactly as one
+// that does not exist.
+func (s *Server) loadImport(r *http.Request, caller store.Account) (store.Import, error) {
 	im, err := store.GetImport(r.Context(), s.db, caller.TenantID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "Diesen Import gibt es nicht.")
-		return im, false
+	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(caller, im.AccountID) {
+		return store.Import{}, NotFound("Diesen Import gibt es nicht.")
 	}
-	if err != nil {
-		s.internal(w, r, err)
-		return im, false
-	}
-	return im, true
+	return im, err
 }

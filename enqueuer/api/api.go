@@ -1,0 +1,53 @@
+// Package api is the staff JSON API under /v1: callers authenticate with a Bearer API
+// key, every query is scoped to the caller's tenant, and handlers return an error that
+// one writer turns into the answer.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs"
+	"portalwerk/store"
+)
+
+// Config holds the settings the API uses.
+type Config struct {
+	UploadMaxBytes int64 // UPLOAD_MAX_BYTES: the largest file an upload may carry
+}
+
+// Queue puts a job's task on the queue (a *jobs.Client); it reports false, and no
+// error, when a task with the same id is already there.
+type Queue interface {
+	Enqueue(ctx context.Context, a jobs.Args) (bool, error)
+}
+
+// Server serves the API.
+type Server struct {
+	log   *slog.Logger
+	db    *sqlx.DB
+	queue Queue // the only way the API enqueues work
+	cfg   Config
+}
+
+// New returns the API over db, enqueuing through queue.
+func New(log *slog.Logger, db *sqlx.DB, queue Queue, cfg Config) *Server {
+	return &Server{log: log, db: db, queue: queue, cfg: cfg}
+}
+
+// Mount registers the API's routes on mux.
+func (s *Server) Mount(mux *http.ServeMux) {
+	mux.Handle("POST /v1/imports", s.auth(s.admin("Daten importieren", s.createImport)))
+	mux.Handle("GET /v1/imports/{id}", s.auth(s.getImport))
+	mux.Handle("POST /v1/imports/{id}/confirm", s.auth(s.admin("Importe bestätigen", s.confirmImport)))
+	mux.Handle("POST /v1/imports/{id}/cancel", s.auth(s.admin("Importe abbrechen", s.cancelImport)))
+	mux.Handle("GET /v1/imports/{id}/errors", s.auth(s.importErrors))
+	mux.Handle("GET /v1/customers", s.auth(s.listCustomers))
+	mux.Handle("GET /v1/customers/{portal_id}", s.auth(s.getCustomer))
+}
+
+// handler is an API handler that knows its caller; a refusal is an *Error.
+type handler func(w http.ResponseWriter, r *http.Request, caller store.Account) error

@@ -1,0 +1,78 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"portalwerk/store"
+)
+
+// auth resolves the bearer key (the scheme name in any case) to the calling account and
+// answers whatever h returns; every API query is then scoped to that account's tenant.
+func (s *Server) auth(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := s.authenticate(w, r)
+		if err == nil {
+			err = h(w, r, caller)
+		}
+		if err != nil {
+			s.writeError(w, r, caller, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (store.Account, error) {
+	scheme, key, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	key = strings.TrimSpace(key)
+	if !strings.EqualFold(scheme, "Bearer") || key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="portalwerk"`)
+		return store.Account{}, &Error{http.StatusUnauthorized, "Bitte melden Sie sich mit Ihrem API-Schlüssel an (Authorization: Bearer …)."}
+	}
+	acc, err := store.AccountByKey(r.Context(), s.db, key)
+	if errors.Is(err, store.ErrNotFound) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="portalwerk", error="invalid_token"`)
+		return store.Account{}, &Error{http.StatusUnauthorized, "Der API-Schlüssel ist ungültig."}
+	}
+	if err != nil {
+		return store.Account{}, err // never the key: the store's error does not carry it
+	}
+	return acc, nil
+}
+
+// admin lets only admins through to h, before h looks anything up or reads the body;
+// action completes "Nur Administratoren dürfen …".
+func (s *Server) admin(action string, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, caller store.Account) error {
+		if !caller.IsAdmin() {
+			return Forbidden("Nur Administratoren dürfen " + action + ".")
+		}
+		return h(w, r, caller)
+	}
+}
+
+// targetAccount resolves an `account` parameter: the caller's own when empty; another
+// account of the tenant only for admins (a member is refused whether the account exists
+// or not); anything outside the tenant is not found.
+func (s *Server) targetAccount(r *http.Request, caller store.Account, name string) (store.Account, error) {
+	if name == "" || name == caller.Name {
+		return caller, nil
+	}
+	if !caller.IsAdmin() {
+		return store.Account{}, Forbidden("Nur Administratoren dürfen mit anderen Benutzerkonten arbeiten.")
+	}
+	acc, err := store.AccountByName(r.Context(), s.db, caller.TenantID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, NotFound("Das Benutzerkonto „" + name + "“ gibt es nicht.")
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	return acc, nil
+}
+
+// visible says whether the caller may read what belongs to the account: an admin
+// everything of its tenant, a member only its own account's.
+func visible(caller store.Account, accountID int64) bool {
+	return caller.IsAdmin() || accountID == caller.ID
+}

@@ -1,0 +1,16 @@
+package main
+
+import (
+	"net/http"
+
+	"portalwerk/enqueuer/api"
+	"portalwerk/enqueuer/ops"
+)
+
+// routes mounts every area on one mux: the operations endpoints and the staff API.
+func routes(opsSrv *ops.Server, apiSrv *api.Server) http.Handler {
+	mux := http.NewServeMux()
+	opsSrv.Mount(mux)
+	apiSrv.Mount(mux)
+	return mux
+}
