@@ -32,8 +32,8 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	if !ok {
 		return
 	}
-	if im.Status != store.StatusPreviewed {
-		writeError(w, http.StatusConflict, "Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „"+im.Status+"“.")
+	if im.Status != store.ImportPreviewed {
+		writeError(w, http.StatusConflict, "Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „"+string(im.Status)+"“.")
 		return
 	}
 	if im.Counts != nil && im.Counts.Errors > 0 && !skip {
@@ -51,7 +51,7 @@ func (s *server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	apply := jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}
 	if _, err := jobs.Enqueue(ctx, s.queue, apply); err != nil {
 		// Hand the import back so the user can confirm again once the queue is reachable.
-		store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying)
+		store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.ImportPreviewed, store.ImportApplying)
 		s.internal(w, r, err)
 		return
 	}
@@ -98,9 +98,9 @@ func (s *server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	if !ok {
 		return
 	}
-	err := store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
+	err := store.MoveImport(ctx, s.db, im.ID, store.ImportCancelled, store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed)
 	if errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "Ein Import im Status „"+im.Status+"“ kann nicht mehr abgebrochen werden.")
+		writeError(w, http.StatusConflict, "Ein Import im Status „"+string(im.Status)+"“ kann nicht mehr abgebrochen werden.")
 		return
 	}
 	if err != nil {

@@ -32,7 +32,7 @@ func (h *Handlers) previewImport(ctx context.Context, p ImportPreview) error {
 	if err != nil {
 		return h.importFailed(ctx, log, p.ImportID, err)
 	}
-	if im.Status == store.StatusPreviewed && im.Options["auto_confirm"] == "true" && im.Counts != nil && im.Counts.Errors == 0 {
+	if im.Status == store.ImportPreviewed && im.Options["auto_confirm"] == "true" && im.Counts != nil && im.Counts.Errors == 0 {
 		if err := store.ConfirmImport(ctx, h.DB, im.ID, false); err != nil {
 			return fmt.Errorf("auto-confirm import %s: %w", im.ID, err)
 		}

@@ -15,7 +15,8 @@ const TypePurgeUploads = "uploads:purge"
 
 // PurgeUploads is enqueued by the scheduler once per slot.
 type PurgeUploads struct {
-	Slot string `json:"slot"` // the scheduled time this run belongs to
+	Slot     string `json:"slot"`      // the scheduled time this run belongs to
+	TenantID int64  `json:"tenant_id"` // whose uploads and staging tables are purged
 }
 
 func (PurgeUploads) TaskType() string { return TypePurgeUploads }
@@ -24,11 +25,11 @@ func (p PurgeUploads) TaskID() string { return TypePurgeUploads + "@" + p.Slot }
 
 func (h *Handlers) purgeUploads(ctx context.Context, p PurgeUploads) error {
 	cutoff := h.Now().Add(-h.Config.UploadRetention)
-	n, err := store.PurgeUploads(ctx, h.DB, cutoff)
+	n, err := store.PurgeUploads(ctx, h.DB, p.TenantID, cutoff)
 	if err != nil {
 		return fmt.Errorf("purge uploads for slot %s: %w", p.Slot, err)
 	}
-	tables, err := importer.PurgeStaging(ctx, h.DB, cutoff)
+	tables, err := importer.PurgeStaging(ctx, h.DB, p.TenantID, cutoff)
 	if err != nil {
 		return fmt.Errorf("purge staging for slot %s: %w", p.Slot, err)
 	}

@@ -48,7 +48,7 @@ func TestPurgeUploadsRemovesOnlyOldFiles(t *testing.T) {
 
 	h := NewHandlers(Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Config: config.Config{UploadRetention: 720 * time.Hour}})
-	if err := h.purgeUploads(ctx, PurgeUploads{Slot: "test"}); err != nil {
+	if err := h.purgeUploads(ctx, PurgeUploads{Slot: "test", TenantID: acc.TenantID}); err != nil {
 		t.Fatal(err)
 	}
 	var left []string

@@ -31,7 +31,7 @@ func (h *Handlers) resumeImports(ctx context.Context, p ResumeImports) error {
 	resumed := 0
 	for _, im := range pending {
 		var added bool
-		if im.Status == store.StatusApplying {
+		if im.Status == store.ImportApplying {
 			added, err = Enqueue(ctx, h.Queue, ImportApply{ImportID: im.ID, TenantID: im.TenantID})
 		} else {
 			added, err = Enqueue(ctx, h.Queue, ImportPreview{ImportID: im.ID, TenantID: im.TenantID})
@@ -42,7 +42,7 @@ func (h *Handlers) resumeImports(ctx context.Context, p ResumeImports) error {
 		if added {
 			resumed++
 			h.Log.WarnContext(ctx, "import had no task; enqueued it again", slog.String("import_id", im.ID),
-				slog.Int64("tenant", im.TenantID), slog.String("status", im.Status))
+				slog.Int64("tenant", im.TenantID), slog.String("status", string(im.Status)))
 		}
 	}
 	h.Log.InfoContext(ctx, "checked unfinished imports", slog.String("slot", p.Slot),

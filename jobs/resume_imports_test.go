@@ -42,8 +42,8 @@ func TestResumeImportsEnqueuesMissingTasksOnce(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]string{}
-	for _, status := range []string{store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed, store.StatusApplying, store.StatusDone, store.StatusFailed} {
+	ids := map[store.ImportStatus]string{}
+	for _, status := range []store.ImportStatus{store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed, store.ImportApplying, store.ImportDone, store.ImportFailed} {
 		id := store.NewID()
 		if err := store.CreateImport(ctx, db, store.NewImport{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
 			UploadID: uploadID, Profile: "emails", Filename: "a.csv", Options: store.Options{}}); err != nil {
@@ -52,7 +52,7 @@ func TestResumeImportsEnqueuesMissingTasksOnce(t *testing.T) {
 		db.MustExec(`UPDATE imports SET status = $2 WHERE id = $1`, id, status)
 		ids[status] = id
 	}
-	want := []string{"import-apply:" + ids[store.StatusApplying], "import-preview:" + ids[store.StatusPreviewing], "import-preview:" + ids[store.StatusQueued]}
+	want := []string{"import-apply:" + ids[store.ImportApplying], "import-preview:" + ids[store.ImportPreviewing], "import-preview:" + ids[store.ImportQueued]}
 	slices.Sort(want)
 
 	h := NewHandlers(Deps{DB: db, Queue: client, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -405,12 +405,12 @@ func TestEmailsApplyOnlyOnceAndOnlyWhenConfirmed(t *testing.T) {
 	if err := f.eng.Apply(f.ctx, im.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.get(im.ID); got.Status != store.StatusPreviewed || f.customer(a).Email != nil || !f.stagingExists(im.ID) {
+	if got := f.get(im.ID); got.Status != store.ImportPreviewed || f.customer(a).Email != nil || !f.stagingExists(im.ID) {
 		t.Fatalf("apply of a previewed import acted: status %s, e-mail %s", got.Status, str(f.customer(a).Email))
 	}
 	// A second preview run (a retried task) leaves the previewed import alone.
 	again, err := f.eng.Preview(f.ctx, im.ID)
-	if err != nil || again.Status != store.StatusPreviewed || *again.Counts != *im.Counts {
+	if err != nil || again.Status != store.ImportPreviewed || *again.Counts != *im.Counts {
 		t.Fatalf("repeated preview: %v %s %v", err, again.Status, again.Counts)
 	}
 
@@ -428,7 +428,7 @@ func TestEmailsApplyOnlyOnceAndOnlyWhenConfirmed(t *testing.T) {
 	if f.customer(a).Email != nil {
 		t.Error("second Apply applied again")
 	}
-	if got := f.get(im.ID); *got.Counts != *done.Counts || got.Status != store.StatusDone {
+	if got := f.get(im.ID); *got.Counts != *done.Counts || got.Status != store.ImportDone {
 		t.Errorf("second Apply changed the import: %s %+v", got.Status, *got.Counts)
 	}
 }
@@ -451,7 +451,7 @@ func TestEmailsApplyAllOrNothing(t *testing.T) {
 	if f.snapshot() != before {
 		t.Fatal("failed apply left changes behind")
 	}
-	if got := f.get(im.ID); got.Status != store.StatusApplying || !f.stagingExists(im.ID) {
+	if got := f.get(im.ID); got.Status != store.ImportApplying || !f.stagingExists(im.ID) {
 		t.Fatalf("after a failed apply: status %s, staging %v", got.Status, f.stagingExists(im.ID))
 	}
 	remove()

@@ -98,7 +98,7 @@ func (f *fixture) preview(profile, filename string, data []byte, given map[strin
 	if err != nil {
 		f.t.Fatalf("preview: %v", err)
 	}
-	if im.Status != store.StatusPreviewed || im.Counts == nil {
+	if im.Status != store.ImportPreviewed || im.Counts == nil {
 		f.t.Fatalf("preview: status %s, counts %v", im.Status, im.Counts)
 	}
 	checkSum(f.t, "preview", im)
@@ -133,7 +133,7 @@ func (f *fixture) apply(id string, skipInvalid bool) store.Import {
 		f.t.Fatalf("apply: %v", err)
 	}
 	im := f.get(id)
-	if im.Status != store.StatusDone || im.Counts == nil || im.FinishedAt == nil {
+	if im.Status != store.ImportDone || im.Counts == nil || im.FinishedAt == nil {
 		f.t.Fatalf("apply: status %s, counts %v", im.Status, im.Counts)
 	}
 	checkSum(f.t, "apply", im)
