@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -21,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 func TestTwoSchedulersEnqueueEachSlotOnce(t *testing.T) {
 	addr, db := storetest.RedisDB(t)
 	redisOpt := asynq.RedisClientOpt{Addr: addr, DB: db}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := storetest.Logger(t)
 	var replicas []*scheduler
 	for range 2 {
 		client := asynq.NewClient(redisOpt)

@@ -9,6 +9,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"portalwerk/jobs/importer"
+	"portalwerk/jobs/sheet"
 	"portalwerk/store"
 )
 
@@ -324,6 +325,11 @@ func TestEmailsFileErrors(t *testing.T) {
 	fe = f.fileError("emails", "nutzer.xlsx", pdf, nil)
 	if fe.Code != "not_xlsx" || !strings.Contains(fe.Message, ".xlsx") {
 		t.Errorf("renamed pdf: %s %q", fe.Code, fe.Message)
+	}
+	// The user sees the sentence; the log gets the reader's cause as well.
+	var se *sheet.FileError
+	if !errors.As(fe, &se) || se.Code != "not_xlsx" || se.Err == nil || fe.Error() != fe.Message {
+		t.Errorf("renamed pdf: the cause was dropped: %#v", fe.Err)
 	}
 	fe = f.fileError("emails", "leer.csv", nil, nil)
 	if fe.Code != "empty_file" {
