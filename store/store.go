@@ -133,14 +133,12 @@ func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err err
 // getOne reads the single row of query into a T: ErrNotFound when there is none, any
 // other error wrapped with what was read.
 func getOne[T any](ctx context.Context, db sqlx.QueryerContext, what, query string, args ...any) (T, error) {
-	var v T
+	var v, zero T
 	err := sqlx.GetContext(ctx, db, &v, query, args...)
 	if errors.Is(err, sql.ErrNoRows) {
-		var zero T
 		return zero, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	if err != nil {
-		var zero T
 		return zero, fmt.Errorf("%s: %w", what, err)
 	}
 	return v, nil
