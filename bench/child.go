@@ -21,13 +21,13 @@ import (
 
 // childResult is what the worker process reports back on stdout.
 type childResult struct {
-	PreviewSec float64      `json:"preview_s"`
-	LoadSec    float64      `json:"load_s"` // preview until the last rows_read change: read + stage + COPY
-	ApplySec   float64      `json:"apply_s"`
-	Forecast   store.Counts `json:"forecast"`
-	Applied    store.Counts `json:"applied"`
-	Status     string       `json:"status"`
-	HWMKiB     int64        `json:"vm_hwm_kib"` // this process's peak RSS
+	PreviewSec float64            `json:"preview_s"`
+	LoadSec    float64            `json:"load_s"` // preview until the last rows_read change: read + stage + COPY
+	ApplySec   float64            `json:"apply_s"`
+	Forecast   store.Counts       `json:"forecast"`
+	Applied    store.Counts       `json:"applied"`
+	Status     store.ImportStatus `json:"status"`
+	HWMKiB     int64              `json:"vm_hwm_kib"` // this process's peak RSS
 }
 
 // runChild is the worker side: `bench -child <db-url> <import-id>` previews, confirms and
@@ -73,7 +73,7 @@ func runChild(args []string) int {
 		return 1
 	}
 	res.PreviewSec = time.Since(t0).Seconds()
-	if im.Status != store.StatusPreviewed || im.Counts == nil {
+	if im.Status != store.ImportPreviewed || im.Counts == nil {
 		fmt.Fprintf(os.Stderr, "child: preview ended in status %s\n", im.Status)
 		return 1
 	}

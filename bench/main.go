@@ -448,7 +448,7 @@ func runEngine(dbURL, id string) (engineRun, error) {
 // checkApplied makes sure the engine did what the benchmark assumes: every row an update.
 func checkApplied(ctx context.Context, db *sqlx.DB, acc store.Account, n int, r engineRun) error {
 	f, a := r.Forecast, r.Applied
-	if r.Status != store.StatusDone || f.Rows != int64(n) || f.Update != int64(n) || f.Errors != 0 || a.Update != int64(n) {
+	if r.Status != store.ImportDone || f.Rows != int64(n) || f.Update != int64(n) || f.Errors != 0 || a.Update != int64(n) {
 		return fmt.Errorf("unexpected result: status %s, forecast %+v, applied %+v", r.Status, f, a)
 	}
 	var got int

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
 
@@ -185,12 +186,14 @@ func (s *system) waitImport(key, id string, want ...string) importObj {
 func TestEndToEnd(t *testing.T) {
 	s := startSystem(t)
 	db := storetest.DB(t)
-	huber := s.createAccount("--tenant", "hausverwaltung-e2e", "--name", "huber", "--role", "admin")
-	other := s.createAccount("--tenant", "andere-e2e", "--name", "maier", "--role", "admin")
-	member := s.createAccount("--tenant", "hausverwaltung-e2e", "--name", "leser")
+	tenant := "hv-e2e-" + store.NewID()[:8]
+	huber := s.createAccount("--tenant", tenant, "--name", "huber", "--role", "admin")
+	other := s.createAccount("--tenant", "andere-e2e-"+store.NewID()[:8], "--name", "maier", "--role", "admin")
+	member := s.createAccount("--tenant", tenant, "--name", "leser")
 	_, err := db.Exec(`INSERT INTO customers (tenant_id, account_id, external_id, email)
 		SELECT a.tenant_id, a.id, lpad(n::text, 20, '0'), CASE WHEN n = 3 THEN 'alt@example.org' END
-		FROM accounts a, generate_series(1, 3) n WHERE a.name = 'huber'`)
+		FROM accounts a JOIN tenants t ON t.id = a.tenant_id, generate_series(1, 3) n
+		WHERE t.slug = $1 AND a.name = 'huber'`, tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +265,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("applied counts %v", done.Counts)
 		}
 		var emails []string
-		db.Select(&emails, `SELECT email FROM customers c JOIN accounts a ON a.id = c.account_id WHERE a.name = 'huber' ORDER BY external_id`)
+		db.Select(&emails, `SELECT email FROM customers c JOIN accounts a ON a.id = c.account_id JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = $1 AND a.name = 'huber' ORDER BY external_id`, tenant)
 		want := []string{"anna@example.de", "bert@example.de", "alt@example.org"}
 		if fmt.Sprint(emails) != fmt.Sprint(want) {
 			t.Errorf("emails %v, want %v (fill_empty keeps the stored address)", emails, want)

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
 
-	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
 
@@ -30,11 +31,18 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(func() { q.Close() })
 	insp := asynq.NewInspector(opt)
 	t.Cleanup(func() { insp.Close() })
+	// Each test starts with empty queues: the package's Redis DB is its own.
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: index})
+	defer rdb.Close()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	return &bundle{db: storetest.DB(t), opt: opt, client: NewClient(q), insp: insp}
 }
 
-// pending lists the ids of the tasks waiting in queue.
-func (b *bundle) pending(t *testing.T, queue string) []string {
+// pending lists the ids of the tasks waiting in queue; with mine, only those containing
+// one of mine (the database may hold other tests' unfinished work).
+func (b *bundle) pending(t *testing.T, queue string, mine ...string) []string {
 	t.Helper()
 	tasks, err := b.insp.ListPendingTasks(queue, asynq.PageSize(1000))
 	if errors.Is(err, asynq.ErrQueueNotFound) {
@@ -45,7 +53,9 @@ func (b *bundle) pending(t *testing.T, queue string) []string {
 	}
 	var ids []string
 	for _, task := range tasks {
-		ids = append(ids, task.ID)
+		if len(mine) == 0 || slices.ContainsFunc(mine, func(m string) bool { return strings.Contains(task.ID, m) }) {
+			ids = append(ids, task.ID)
+		}
 	}
 	slices.Sort(ids)
 	return ids
@@ -54,15 +64,4 @@ func (b *bundle) pending(t *testing.T, queue string) []string {
 // task runs a worker on args as the asynq server would, without one.
 func task[A Args](t *testing.T, args A) *Task[A] {
 	return &Task[A]{Args: args, ID: args.TaskID(), Log: storetest.Logger(t)}
-}
-
-// admin creates an admin account in a fresh tenant.
-func admin(t *testing.T, db *sqlx.DB) store.Account {
-	t.Helper()
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(context.Background(), db, "t-"+store.NewID()[:12], "huber", store.RoleAdmin, false, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return acc
 }

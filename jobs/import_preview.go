@@ -58,7 +58,7 @@ func (w *ImportPreviewWorker) Work(ctx context.Context, t *Task[ImportPreview]) 
 		return importFailed(ctx, w.DB, log, t.Args.ImportID, err)
 	}
 	res := resultOf(im)
-	if im.Status == store.StatusPreviewed && im.Options["auto_confirm"] == "true" && im.Counts != nil && im.Counts.Errors == 0 {
+	if im.Status == store.ImportPreviewed && im.Options["auto_confirm"] == "true" && im.Counts != nil && im.Counts.Errors == 0 {
 		if err := store.ConfirmImport(ctx, w.DB, im.ID, false); err != nil {
 			return nil, fmt.Errorf("auto-confirm import %s: %w", im.ID, err)
 		}
@@ -66,7 +66,7 @@ func (w *ImportPreviewWorker) Work(ctx context.Context, t *Task[ImportPreview]) 
 		if _, err := w.Client.Enqueue(ctx, apply); err != nil {
 			return nil, err
 		}
-		res.Status, res.Next = string(store.StatusApplying), apply.TaskID()
+		res.Status, res.Next = string(store.ImportApplying), apply.TaskID()
 	}
 	return res, nil
 }
@@ -81,11 +81,11 @@ func importFailed(ctx context.Context, db *sqlx.DB, log *slog.Logger, id string,
 		if err := store.FailImport(ctx, db, id, ferr.Message); err != nil {
 			return nil, err
 		}
-		return importResult{ImportID: id, Status: string(store.StatusFailed), Code: ferr.Code}, nil
+		return importResult{ImportID: id, Status: string(store.ImportFailed), Code: ferr.Code}, nil
 	}
 	if errors.Is(err, importer.ErrCancelled) {
 		log.InfoContext(ctx, "import cancelled while running")
-		return importResult{ImportID: id, Status: string(store.StatusCancelled)}, nil
+		return importResult{ImportID: id, Status: string(store.ImportCancelled)}, nil
 	}
 	if lastAttempt(ctx) {
 		if ferr := store.FailImport(context.WithoutCancel(ctx), db, id,

@@ -8,30 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"portalwerk/store"
+	"portalwerk/store/storetest"
 )
-
-func saveUpload(t *testing.T, db *sqlx.DB, tenantID int64, size int) string {
-	t.Helper()
-	id := store.NewID()
-	err := store.InTx(context.Background(), db, func(tx *sqlx.Tx) error {
-		_, err := store.SaveUpload(context.Background(), tx, id, tenantID, "a.csv", strings.NewReader(strings.Repeat("x", size)), 1<<30)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 func TestPurgeUploadsRemovesOnlyTheTenantsOldFiles(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
-	acc, other := admin(t, b.db), admin(t, b.db)
-	old, fresh := saveUpload(t, b.db, acc.TenantID, store.ChunkSize+10), saveUpload(t, b.db, acc.TenantID, 10)
-	othersOld := saveUpload(t, b.db, other.TenantID, 10)
+	acc, other := storetest.Account(t, b.db, "", "huber", ""), storetest.Account(t, b.db, "", "huber", "")
+	old, fresh := storetest.Upload(t, b.db, acc.TenantID, "a.csv", make([]byte, store.ChunkSize+10)), storetest.Upload(t, b.db, acc.TenantID, "a.csv", make([]byte, 10))
+	othersOld := storetest.Upload(t, b.db, other.TenantID, "a.csv", make([]byte, 10))
 	b.db.MustExec(`UPDATE uploads SET created_at = now() - interval '31 days' WHERE id = ANY($1)`, "{"+old+","+othersOld+"}")
 	// A cancelled import's staging table is dropped too.
 	importID := store.NewID()
@@ -76,7 +62,7 @@ func TestPurgeUploadsRemovesOnlyTheTenantsOldFiles(t *testing.T) {
 func TestFanOutEnqueuesOneTaskPerTenantAndSlot(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
-	tenants := []int64{admin(t, b.db).TenantID, admin(t, b.db).TenantID, admin(t, b.db).TenantID}
+	tenants := []int64{storetest.Account(t, b.db, "", "huber", "").TenantID, storetest.Account(t, b.db, "", "huber", "").TenantID, storetest.Account(t, b.db, "", "huber", "").TenantID}
 	job := purgeUploadsJob(nil)
 	slot := time.Date(2026, 12, 1, 5, 17, 0, 0, time.UTC)
 	fan, ok := job.Args(slot).(FanOut)

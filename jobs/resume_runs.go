@@ -49,7 +49,7 @@ func (w *ResumeRunsWorker) Work(ctx context.Context, t *Task[ResumeRuns]) (any, 
 	resumedImports := 0
 	for _, im := range imports {
 		var a Args = ImportPreview{ImportID: im.ID, TenantID: im.TenantID}
-		if im.Status == store.StatusApplying {
+		if im.Status == store.ImportApplying {
 			a = ImportApply{ImportID: im.ID, TenantID: im.TenantID}
 		}
 		added, err := w.Client.Enqueue(ctx, a)

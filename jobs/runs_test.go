@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"portalwerk/store"
+	"portalwerk/store/storetest"
 )
 
 // countArgs is the task of a test job run: its worker counts what it was asked to.
@@ -57,7 +58,7 @@ func newRun(t *testing.T, b *bundle, acc store.Account) (string, countArgs) {
 func TestRunGoesFromQueuedToDoneOnce(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
-	acc := admin(t, b.db)
+	acc := storetest.Account(t, b.db, "", "huber", "")
 	id, a := newRun(t, b, acc)
 	run, err := store.GetRun(ctx, b.db, acc.TenantID, store.RunInvitations, id)
 	if err != nil || run.Status != store.RunQueued || run.TaskID != a.TaskID() || run.TaskType != "test:count" {
@@ -86,7 +87,7 @@ func TestRunGoesFromQueuedToDoneOnce(t *testing.T) {
 		t.Errorf("finished run %+v: %v", run, err)
 	}
 	// Another tenant, or another kind, does not see the run.
-	if _, err := store.GetRun(ctx, b.db, admin(t, b.db).TenantID, store.RunInvitations, id); !errors.Is(err, store.ErrNotFound) {
+	if _, err := store.GetRun(ctx, b.db, storetest.Account(t, b.db, "", "huber", "").TenantID, store.RunInvitations, id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another tenant's GetRun: %v", err)
 	}
 	if _, err := store.GetRun(ctx, b.db, acc.TenantID, store.RunReleases, id); !errors.Is(err, store.ErrNotFound) {
@@ -99,7 +100,7 @@ func TestRunGoesFromQueuedToDoneOnce(t *testing.T) {
 func TestRunFailures(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
-	acc := admin(t, b.db)
+	acc := storetest.Account(t, b.db, "", "huber", "")
 
 	id, a := newRun(t, b, acc)
 	w := &countWorker{b: b, fail: &RunError{Message: "Es wurden keine Kunden ausgewählt."}}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -104,13 +103,5 @@ func AccountByName(ctx context.Context, db sqlx.QueryerContext, tenantID int64, 
 }
 
 func accountWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Account, error) {
-	var a Account
-	err := sqlx.GetContext(ctx, db, &a, `SELECT `+accountColumns+` FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Account{}, ErrNotFound
-	}
-	if err != nil {
-		return Account{}, fmt.Errorf("get account: %w", err)
-	}
-	return a, nil
+	return getOne[Account](ctx, db, "get account", `SELECT `+accountColumns+` FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE `+where, args...)
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -66,15 +64,7 @@ func ListCustomers(ctx context.Context, db sqlx.QueryerContext, f CustomerFilter
 
 // GetCustomer returns one customer of the tenant, live or trashed.
 func GetCustomer(ctx context.Context, db sqlx.QueryerContext, tenantID, portalID int64) (Customer, error) {
-	var c Customer
-	err := sqlx.GetContext(ctx, db, &c, `SELECT `+customerColumns+`
+	return getOne[Customer](ctx, db, fmt.Sprintf("get customer %d", portalID), `SELECT `+customerColumns+`
 		FROM customers c JOIN accounts a ON a.id = c.account_id
 		WHERE c.tenant_id = $1 AND c.id = $2`, tenantID, portalID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Customer{}, ErrNotFound
-	}
-	if err != nil {
-		return Customer{}, fmt.Errorf("get customer %d: %w", portalID, err)
-	}
-	return c, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -14,16 +13,25 @@ import (
 	"github.com/lib/pq"
 )
 
+// ImportStatus is where an import is on its way: queued → previewing → previewed →
+// applying → done, or failed or cancelled on the way.
+type ImportStatus string
+
 // Import statuses, in the order an import moves through them.
 const (
-	StatusQueued     = "queued"
-	StatusPreviewing = "previewing"
-	StatusPreviewed  = "previewed"
-	StatusApplying   = "applying"
-	StatusDone       = "done"
-	StatusFailed     = "failed"
-	StatusCancelled  = "cancelled"
+	ImportQueued     ImportStatus = "queued"
+	ImportPreviewing ImportStatus = "previewing"
+	ImportPreviewed  ImportStatus = "previewed"
+	ImportApplying   ImportStatus = "applying"
+	ImportDone       ImportStatus = "done"
+	ImportFailed     ImportStatus = "failed"
+	ImportCancelled  ImportStatus = "cancelled"
 )
+
+// Finished says whether an import in this status has ended for good.
+func (s ImportStatus) Finished() bool {
+	return s == ImportDone || s == ImportFailed || s == ImportCancelled
+}
 
 // ErrConflict is returned when an object is not in a state that allows the change.
 var ErrConflict = errors.New("conflict")
@@ -73,23 +81,23 @@ func scanJSON(src, dst any) error {
 
 // Import is one upload on its way through preview, confirm and apply.
 type Import struct {
-	ID          string     `db:"id"`
-	TenantID    int64      `db:"tenant_id"`
-	AccountID   int64      `db:"account_id"`
-	Account     string     `db:"account"`
-	CreatedBy   int64      `db:"created_by"`
-	UploadID    *string    `db:"upload_id"`
-	Profile     string     `db:"profile"`
-	Filename    string     `db:"filename"`
-	Options     Options    `db:"options"`
-	Status      string     `db:"status"`
-	RowsRead    int64      `db:"rows_read"`
-	Counts      *Counts    `db:"counts"`
-	Sources     *Sources   `db:"transfer_sources"`
-	SkipInvalid bool       `db:"skip_invalid"`
-	Error       *string    `db:"error"`
-	CreatedAt   time.Time  `db:"created_at"`
-	FinishedAt  *time.Time `db:"finished_at"`
+	ID          string       `db:"id"`
+	TenantID    int64        `db:"tenant_id"`
+	AccountID   int64        `db:"account_id"`
+	Account     string       `db:"account"`
+	CreatedBy   int64        `db:"created_by"`
+	UploadID    *string      `db:"upload_id"`
+	Profile     string       `db:"profile"`
+	Filename    string       `db:"filename"`
+	Options     Options      `db:"options"`
+	Status      ImportStatus `db:"status"`
+	RowsRead    int64        `db:"rows_read"`
+	Counts      *Counts      `db:"counts"`
+	Sources     *Sources     `db:"transfer_sources"`
+	SkipInvalid bool         `db:"skip_invalid"`
+	Error       *string      `db:"error"`
+	CreatedAt   time.Time    `db:"created_at"`
+	FinishedAt  *time.Time   `db:"finished_at"`
 }
 
 // NewImport holds what the enqueuer knows when a file arrives.
@@ -137,24 +145,19 @@ func LockImport(ctx context.Context, tx *sqlx.Tx, id string) (Import, error) {
 }
 
 func importWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Import, error) {
-	var im Import
-	err := sqlx.GetContext(ctx, db, &im, `SELECT `+importColumns+` FROM imports i JOIN accounts a ON a.id = i.account_id WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Import{}, ErrNotFound
-	}
-	if err != nil {
-		return Import{}, fmt.Errorf("get import: %w", err)
-	}
-	return im, nil
+	return getOne[Import](ctx, db, "get import", `SELECT `+importColumns+` FROM imports i JOIN accounts a ON a.id = i.account_id WHERE `+where, args...)
 }
 
 // MoveImport changes an import's status from one of the given states; ErrConflict when it
-// is in none of them.
-func MoveImport(ctx context.Context, db sqlx.ExecerContext, id, to string, from ...string) error {
-	finished := to == StatusDone || to == StatusFailed || to == StatusCancelled
+// is in none of them. Moving to a finished status sets finished_at.
+func MoveImport(ctx context.Context, db sqlx.ExecerContext, id string, to ImportStatus, from ...ImportStatus) error {
+	states := make([]string, len(from))
+	for i, f := range from {
+		states[i] = string(f)
+	}
 	res, err := db.ExecContext(ctx, `UPDATE imports SET status = $2,
 			finished_at = CASE WHEN $3 THEN now() ELSE finished_at END
-		WHERE id = $1 AND status = ANY($4)`, id, to, finished, pq.Array(from))
+		WHERE id = $1 AND status = ANY($4)`, id, to, to.Finished(), pq.Array(states))
 	if err != nil {
 		return fmt.Errorf("move import %s to %s: %w", id, to, err)
 	}
@@ -164,16 +167,21 @@ func MoveImport(ctx context.Context, db sqlx.ExecerContext, id, to string, from 
 	return nil
 }
 
-// SetImportProgress records how many rows have been read so far.
+// SetImportProgress records how many rows a running preview has read so far; it is
+// ErrConflict when the import is no longer previewing (the user cancelled it).
 func SetImportProgress(ctx context.Context, db sqlx.ExecerContext, id string, rowsRead int64) error {
-	if _, err := db.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1`, id, rowsRead); err != nil {
+	res, err := db.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1 AND status = 'previewing'`, id, rowsRead)
+	if err != nil {
 		return fmt.Errorf("import %s progress: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("import %s progress: %w", id, ErrConflict)
 	}
 	return nil
 }
 
 // SetImportCounts records the forecast or the applied figures and the next status.
-func SetImportCounts(ctx context.Context, db sqlx.ExecerContext, id, status string, rowsRead int64, c Counts, sources Sources) error {
+func SetImportCounts(ctx context.Context, db sqlx.ExecerContext, id string, status ImportStatus, rowsRead int64, c Counts, sources Sources) error {
 	var src any
 	if len(sources) > 0 {
 		b, err := json.Marshal(sources)
@@ -183,8 +191,8 @@ func SetImportCounts(ctx context.Context, db sqlx.ExecerContext, id, status stri
 		src = b
 	}
 	_, err := db.ExecContext(ctx, `UPDATE imports SET status = $2, rows_read = $3, counts = $4, transfer_sources = $5,
-			finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END
-		WHERE id = $1`, id, status, rowsRead, c, src)
+			finished_at = CASE WHEN $6 THEN now() ELSE finished_at END
+		WHERE id = $1`, id, status, rowsRead, c, src, status.Finished())
 	if err != nil {
 		return fmt.Errorf("import %s counts: %w", id, err)
 	}
@@ -235,6 +243,24 @@ func ImportErrors(ctx context.Context, db sqlx.QueryerContext, id string) ([]Row
 	return out, nil
 }
 
+// CopyImportErrors replaces the import's row errors with those of its staging table
+// fromTable, in one statement: the rows whose errs column (a jsonb array of {col, value,
+// code, message}) is set. fromTable is a trusted identifier built by the importer, never
+// user input.
+func CopyImportErrors(ctx context.Context, db sqlx.ExecerContext, importID, fromTable string) error {
+	if _, err := db.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, importID); err != nil {
+		return fmt.Errorf("import %s: clear row errors: %w", importID, err)
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO import_errors (import_id, row_num, col, value, code, message)
+		SELECT $1, s.row_num, e.col, e.value, e.code, e.message
+		FROM `+fromTable+` s, jsonb_to_recordset(s.errs) AS e(col text, value text, code text, message text)
+		WHERE s.errs IS NOT NULL`, importID)
+	if err != nil {
+		return fmt.Errorf("import %s: save row errors: %w", importID, err)
+	}
+	return nil
+}
+
 // NewID returns a fresh id for an import or upload: a random version-4 UUID.
 func NewID() string {
 	b := make([]byte, 16)
@@ -265,9 +291,9 @@ func ValidID(s string) bool {
 
 // UnfinishedImport is an import some task still has to take further.
 type UnfinishedImport struct {
-	ID       string `db:"id"`
-	TenantID int64  `db:"tenant_id"`
-	Status   string `db:"status"`
+	ID       string       `db:"id"`
+	TenantID int64        `db:"tenant_id"`
+	Status   ImportStatus `db:"status"`
 }
 
 // UnfinishedImports lists the imports waiting for a preview or an apply, across tenants:
@@ -278,6 +304,30 @@ func UnfinishedImports(ctx context.Context, db sqlx.QueryerContext) ([]Unfinishe
 		WHERE status IN ('queued', 'previewing', 'applying') ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished imports: %w", err)
+	}
+	return out, nil
+}
+
+// StaleImports returns those of the given imports of the tenant that no task will
+// preview or apply any more, so that what was kept for them can go: cancelled and failed
+// imports, and imports created before the cutoff that are not being applied.
+func StaleImports(ctx context.Context, db sqlx.QueryerContext, tenantID int64, before time.Time, ids []string) ([]string, error) {
+	var valid []string
+	for _, id := range ids {
+		if ValidID(id) {
+			valid = append(valid, id)
+		}
+	}
+	out := []string{}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	err := sqlx.SelectContext(ctx, db, &out, `SELECT id FROM imports
+		WHERE tenant_id = $1 AND id = ANY($3::uuid[])
+			AND (status IN ('cancelled', 'failed') OR (created_at < $2 AND status <> 'applying'))
+		ORDER BY created_at`, tenantID, before, pq.Array(valid))
+	if err != nil {
+		return nil, fmt.Errorf("find stale imports of tenant %d: %w", tenantID, err)
 	}
 	return out, nil
 }

@@ -10,9 +10,9 @@ import (
 // ImportStat is how many imports are in one status and how many rows their previews
 // have read, summed over every tenant (for the metrics).
 type ImportStat struct {
-	Status   string `db:"status"`
-	Imports  int64  `db:"imports"`
-	RowsRead int64  `db:"rows_read"`
+	Status   ImportStatus `db:"status"`
+	Imports  int64        `db:"imports"`
+	RowsRead int64        `db:"rows_read"`
 }
 
 // ImportStats counts the imports of every tenant by status, ordered by status.

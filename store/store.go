@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -94,18 +95,51 @@ func Migrate(ctx context.Context, db *sqlx.DB) error {
 	return nil
 }
 
-// InTx runs fn in a transaction and commits when it returns nil.
-func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+// InTx runs fn in a transaction and commits when it returns nil. However fn ends, the
+// transaction does not outlive InTx: on an error it is rolled back and the error comes
+// back wrapped (with the rollback's own error, should that fail too); on a panic it is
+// rolled back and the panic goes on up.
+func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		rerr := tx.Rollback()
+		if err == nil { // fn panicked
+			return
+		}
+		// A cancelled ctx has rolled the transaction back already: sql.ErrTxDone.
+		if rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			err = fmt.Errorf("roll back: %w (rollback failed: %v)", err, rerr)
+			return
+		}
+		err = fmt.Errorf("rolled back: %w", err)
+	}()
+	if err = fn(tx); err != nil {
 		return err
 	}
+	done = true // a failed commit ends the transaction too
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// getOne reads the single row of query into a T: ErrNotFound when there is none, any
+// other error wrapped with what was read.
+func getOne[T any](ctx context.Context, db sqlx.QueryerContext, what, query string, args ...any) (T, error) {
+	var v, zero T
+	err := sqlx.GetContext(ctx, db, &v, query, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return zero, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }

@@ -83,11 +83,12 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// PurgeUploads deletes the stored files uploaded before the cutoff and returns how many.
+// PurgeUploads deletes the tenant's stored files uploaded before the cutoff and returns
+// how many; other tenants' files stay.
 func PurgeUploads(ctx context.Context, db sqlx.ExecerContext, tenantID int64, before time.Time) (int64, error) {
 	res, err := db.ExecContext(ctx, `DELETE FROM uploads WHERE tenant_id = $1 AND created_at < $2`, tenantID, before)
 	if err != nil {
-		return 0, fmt.Errorf("purge uploads: %w", err)
+		return 0, fmt.Errorf("purge uploads of tenant %d: %w", tenantID, err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
@@ -23,6 +24,12 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 func TestTwoSchedulersEnqueueEachSlotOnce(t *testing.T) {
 	addr, db := storetest.RedisDB(t)
 	redisOpt := asynq.RedisClientOpt{Addr: addr, DB: db}
+	// Start from empty queues: TestRunCommands' worker may have run an earlier round's tasks.
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+	defer rdb.Close()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

@@ -120,9 +120,9 @@ func (b *testBundle) upload(key, filename string, content []byte, fields map[str
 }
 
 type importObj struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	TaskID string `json:"task_id"`
+	ID     string             `json:"id"`
+	Status store.ImportStatus `json:"status"`
+	TaskID string             `json:"task_id"`
 }
 
 const emailsCSV = "Nutzerfremdnummer;E-Mail\n1;anna@example.de\n"
@@ -262,11 +262,11 @@ func TestUploadQueuesPreview(t *testing.T) {
 	b := setup(t, nil)
 	im := b.queuedImport()
 	want := jobs.ImportPreview{ImportID: im.ID, TenantID: b.admin.TenantID}
-	if im.Status != store.StatusQueued || im.TaskID != want.TaskID() {
+	if im.Status != store.ImportQueued || im.TaskID != want.TaskID() {
 		t.Fatalf("upload answered %+v, want queued with task %s", im, want.TaskID())
 	}
 	stored, err := store.GetImport(context.Background(), b.db, b.admin.TenantID, im.ID)
-	if err != nil || stored.Status != store.StatusQueued || stored.Account != "huber" || stored.Profile != "emails" {
+	if err != nil || stored.Status != store.ImportQueued || stored.Account != "huber" || stored.Profile != "emails" {
 		t.Fatalf("stored import %+v, %v", stored, err)
 	}
 	insp := asynq.NewInspector(b.redis)
@@ -314,7 +314,7 @@ func TestErrorReport(t *testing.T) {
 		($1, 3, 'E-Mail', 'bert@', 'invalid_email', 'Die E-Mail-Adresse ist ungültig.')`, im.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetImportCounts(ctx, b.db, im.ID, store.StatusPreviewed, 3, store.Counts{Rows: 3, Update: 1, Errors: 2}, nil); err != nil {
+	if err := store.SetImportCounts(ctx, b.db, im.ID, store.ImportPreviewed, 3, store.Counts{Rows: 3, Update: 1, Errors: 2}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -372,8 +372,8 @@ func TestInternalErrorHidesTheCause(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)
 		}
 	}
-	var status string
-	if err := b.db.Get(&status, `SELECT status FROM imports WHERE tenant_id = $1`, b.admin.TenantID); err != nil || status != store.StatusFailed {
+	var status store.ImportStatus
+	if err := b.db.Get(&status, `SELECT status FROM imports WHERE tenant_id = $1`, b.admin.TenantID); err != nil || status != store.ImportFailed {
 		t.Errorf("the import that could not be queued is %q (%v), want failed", status, err)
 	}
 }

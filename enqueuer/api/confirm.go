@@ -33,8 +33,8 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	if err != nil {
 		return err
 	}
-	if im.Status != store.StatusPreviewed {
-		return Conflict("Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „" + im.Status + "“.")
+	if im.Status != store.ImportPreviewed {
+		return Conflict("Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „" + string(im.Status) + "“.")
 	}
 	if im.Counts != nil && im.Counts.Errors > 0 && !skip {
 		return Conflict("Die Vorschau hat " + strconv.FormatInt(im.Counts.Errors, 10) +
@@ -48,7 +48,7 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	apply := jobs.ImportApply{ImportID: im.ID, TenantID: caller.TenantID}
 	if _, err := s.queue.Enqueue(ctx, apply); err != nil {
 		// Hand the import back so the user can confirm again once the queue is reachable.
-		if merr := store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.StatusPreviewed, store.StatusApplying); merr != nil {
+		if merr := store.MoveImport(context.WithoutCancel(ctx), s.db, im.ID, store.ImportPreviewed, store.ImportApplying); merr != nil {
 			err = errors.Join(err, merr)
 		}
 		return fmt.Errorf("import %s: %w", im.ID, err)
@@ -94,9 +94,9 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	err = store.MoveImport(ctx, s.db, im.ID, store.StatusCancelled, store.StatusQueued, store.StatusPreviewing, store.StatusPreviewed)
+	err = store.MoveImport(ctx, s.db, im.ID, store.ImportCancelled, store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed)
 	if errors.Is(err, store.ErrConflict) {
-		return Conflict("Ein Import im Status „" + im.Status + "“ kann nicht mehr abgebrochen werden.")
+		return Conflict("Ein Import im Status „" + string(im.Status) + "“ kann nicht mehr abgebrochen werden.")
 	}
 	if err != nil {
 		return err

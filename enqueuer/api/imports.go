@@ -42,7 +42,7 @@ type progressJSON struct {
 
 func toImportJSON(im store.Import) importJSON {
 	out := importJSON{
-		ID: im.ID, Profile: im.Profile, Account: im.Account, Status: im.Status, Filename: im.Filename,
+		ID: im.ID, Profile: im.Profile, Account: im.Account, Status: string(im.Status), Filename: im.Filename,
 		Options: im.Options, Progress: progressJSON{RowsRead: im.RowsRead}, Counts: im.Counts,
 		TransferSources: store.Sources{}, Error: im.Error, CreatedAt: im.CreatedAt, FinishedAt: im.FinishedAt,
 	}

@@ -57,7 +57,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	var read int64
 	for _, st := range stats {
 		read += st.RowsRead
-		ch <- prometheus.MustNewConstMetric(importsDesc, prometheus.GaugeValue, float64(st.Imports), st.Status)
+		ch <- prometheus.MustNewConstMetric(importsDesc, prometheus.GaugeValue, float64(st.Imports), string(st.Status))
 	}
 	ch <- prometheus.MustNewConstMetric(importRowsDesc, prometheus.CounterValue, float64(read))
 }

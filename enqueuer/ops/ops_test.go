@@ -141,8 +141,8 @@ func TestMetrics(t *testing.T) {
 	before := importStats(t, db)
 	createImport(t, db, 42)
 	after := importStats(t, db)
-	if got := after[store.StatusQueued]; got.Imports != before[store.StatusQueued].Imports+1 || got.RowsRead != before[store.StatusQueued].RowsRead+42 {
-		t.Errorf("ImportStats queued: before %+v, after %+v", before[store.StatusQueued], got)
+	if got := after[store.ImportQueued]; got.Imports != before[store.ImportQueued].Imports+1 || got.RowsRead != before[store.ImportQueued].RowsRead+42 {
+		t.Errorf("ImportStats queued: before %+v, after %+v", before[store.ImportQueued], got)
 	}
 
 	h := newHandler(t, packageRedis(t), opsConfig)
@@ -155,13 +155,13 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func importStats(t *testing.T, db *sqlx.DB) map[string]store.ImportStat {
+func importStats(t *testing.T, db *sqlx.DB) map[store.ImportStatus]store.ImportStat {
 	t.Helper()
 	stats, err := store.ImportStats(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]store.ImportStat{}
+	out := map[store.ImportStatus]store.ImportStat{}
 	for _, s := range stats {
 		out[s.Status] = s
 	}
@@ -171,26 +171,9 @@ func importStats(t *testing.T, db *sqlx.DB) map[string]store.ImportStat {
 // createImport records a queued import of a fresh tenant that has read rowsRead rows.
 func createImport(t *testing.T, db *sqlx.DB, rowsRead int64) {
 	t.Helper()
-	ctx := context.Background()
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "ops-"+store.NewID()[:8], "huber", store.RoleAdmin, false, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	importID, uploadID := store.NewID(), store.NewID()
-	err = store.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		if _, err := store.SaveUpload(ctx, tx, uploadID, acc.TenantID, "nutzer.csv", strings.NewReader("Nutzerfremdnummer;E-Mail\n"), 1<<20); err != nil {
-			return err
-		}
-		if err := store.CreateImport(ctx, tx, store.NewImport{ID: importID, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
-			UploadID: uploadID, Profile: "emails", Filename: "nutzer.csv", Options: store.Options{}}); err != nil {
-			return err
-		}
-		return store.SetImportProgress(ctx, tx, importID, rowsRead)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc := storetest.Account(t, db, "", "huber", "")
+	im := storetest.Import(t, db, acc, storetest.Upload(t, db, acc.TenantID, "nutzer.csv", []byte("Nutzerfremdnummer;E-Mail\n")), "emails", store.Options{})
+	db.MustExec(`UPDATE imports SET rows_read = $2 WHERE id = $1`, im.ID, rowsRead)
 }
 
 // testWriter sends log lines to the test's output.

@@ -128,7 +128,12 @@ func columnsByPosition(profile, spec string) (layout, error) {
 // FileError is a problem with the file as a whole, in a sentence for the user.
 type FileError struct {
 	Code    string
-	Message string
+	Message string // shown to the user as is
+	Err     error  // the technical cause (the reader's error), for logs; may be nil
 }
 
+// Error returns the user's message.
 func (e *FileError) Error() string { return e.Message }
+
+// Unwrap returns the technical cause.
+func (e *FileError) Unwrap() error { return e.Err }

@@ -151,7 +151,7 @@ func TestWorkerKilledMidPreviewAndMidApply(t *testing.T) {
 	if errs := f.errors(id); len(errs) != 0 {
 		t.Fatalf("the killed preview left %d row errors", len(errs))
 	}
-	if im := f.get(id); im.Status != store.StatusPreviewing {
+	if im := f.get(id); im.Status != store.ImportPreviewing {
 		t.Fatalf("after the kill: status %s", im.Status)
 	}
 	im, err := f.eng.Preview(f.ctx, id) // asynq's retry
@@ -181,7 +181,7 @@ func TestWorkerKilledMidPreviewAndMidApply(t *testing.T) {
 	if f.snapshot() != before {
 		t.Fatal("the killed apply changed customers")
 	}
-	if im := f.get(id); im.Status != store.StatusApplying || !f.stagingExists(id) {
+	if im := f.get(id); im.Status != store.ImportApplying || !f.stagingExists(id) {
 		t.Fatalf("after the kill: status %s, staging table kept %v", im.Status, f.stagingExists(id))
 	}
 	if err := f.eng.Apply(f.ctx, id); err != nil { // asynq's retry
@@ -191,7 +191,7 @@ func TestWorkerKilledMidPreviewAndMidApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	im = f.get(id)
-	if im.Status != store.StatusDone {
+	if im.Status != store.ImportDone {
 		t.Fatalf("after the retried apply: status %s", im.Status)
 	}
 	wantCounts(t, "apply after the kill", im.Counts, want)

@@ -9,6 +9,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"portalwerk/jobs/importer"
+	"portalwerk/jobs/sheet"
 	"portalwerk/store"
 )
 
@@ -325,6 +326,11 @@ func TestEmailsFileErrors(t *testing.T) {
 	if fe.Code != "not_xlsx" || !strings.Contains(fe.Message, ".xlsx") {
 		t.Errorf("renamed pdf: %s %q", fe.Code, fe.Message)
 	}
+	// The user sees the sentence; the log gets the reader's cause as well.
+	var se *sheet.FileError
+	if !errors.As(fe, &se) || se.Code != "not_xlsx" || se.Err == nil || fe.Error() != fe.Message {
+		t.Errorf("renamed pdf: the cause was dropped: %#v", fe.Err)
+	}
 	fe = f.fileError("emails", "leer.csv", nil, nil)
 	if fe.Code != "empty_file" {
 		t.Errorf("empty csv: %s %q", fe.Code, fe.Message)
@@ -405,12 +411,12 @@ func TestEmailsApplyOnlyOnceAndOnlyWhenConfirmed(t *testing.T) {
 	if err := f.eng.Apply(f.ctx, im.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.get(im.ID); got.Status != store.StatusPreviewed || f.customer(a).Email != nil || !f.stagingExists(im.ID) {
+	if got := f.get(im.ID); got.Status != store.ImportPreviewed || f.customer(a).Email != nil || !f.stagingExists(im.ID) {
 		t.Fatalf("apply of a previewed import acted: status %s, e-mail %s", got.Status, str(f.customer(a).Email))
 	}
 	// A second preview run (a retried task) leaves the previewed import alone.
 	again, err := f.eng.Preview(f.ctx, im.ID)
-	if err != nil || again.Status != store.StatusPreviewed || *again.Counts != *im.Counts {
+	if err != nil || again.Status != store.ImportPreviewed || *again.Counts != *im.Counts {
 		t.Fatalf("repeated preview: %v %s %v", err, again.Status, again.Counts)
 	}
 
@@ -428,7 +434,7 @@ func TestEmailsApplyOnlyOnceAndOnlyWhenConfirmed(t *testing.T) {
 	if f.customer(a).Email != nil {
 		t.Error("second Apply applied again")
 	}
-	if got := f.get(im.ID); *got.Counts != *done.Counts || got.Status != store.StatusDone {
+	if got := f.get(im.ID); *got.Counts != *done.Counts || got.Status != store.ImportDone {
 		t.Errorf("second Apply changed the import: %s %+v", got.Status, *got.Counts)
 	}
 }
@@ -451,7 +457,7 @@ func TestEmailsApplyAllOrNothing(t *testing.T) {
 	if f.snapshot() != before {
 		t.Fatal("failed apply left changes behind")
 	}
-	if got := f.get(im.ID); got.Status != store.StatusApplying || !f.stagingExists(im.ID) {
+	if got := f.get(im.ID); got.Status != store.ImportApplying || !f.stagingExists(im.ID) {
 		t.Fatalf("after a failed apply: status %s, staging %v", got.Status, f.stagingExists(im.ID))
 	}
 	remove()

@@ -80,10 +80,10 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 	if err != nil {
 		return im, err
 	}
-	if im.Status != store.StatusQueued && im.Status != store.StatusPreviewing {
+	if im.Status != store.ImportQueued && im.Status != store.ImportPreviewing {
 		return im, nil
 	}
-	if err := store.MoveImport(ctx, e.DB, id, store.StatusPreviewing, store.StatusQueued, store.StatusPreviewing); errors.Is(err, store.ErrConflict) {
+	if err := store.MoveImport(ctx, e.DB, id, store.ImportPreviewing, store.ImportQueued, store.ImportPreviewing); errors.Is(err, store.ErrConflict) {
 		return store.ImportByID(ctx, e.DB, id)
 	} else if err != nil {
 		return im, err
@@ -138,9 +138,6 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if err := saveLayout(ctx, tx, st, l); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
-			return fmt.Errorf("clear errors: %w", err)
-		}
 		if rowsRead, dups, err = e.load(ctx, tx, st, id, rd, prof, l); err != nil {
 			return err
 		}
@@ -154,16 +151,16 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if err != nil {
 			return err
 		}
-		if err := saveErrors(ctx, tx, st, id); err != nil {
+		if err := store.CopyImportErrors(ctx, tx, id, st); err != nil {
 			return err
 		}
 		counts.Rows = rowsRead
-		if err := store.MoveImport(ctx, tx, id, store.StatusPreviewed, store.StatusPreviewing); errors.Is(err, store.ErrConflict) {
+		if err := store.MoveImport(ctx, tx, id, store.ImportPreviewed, store.ImportPreviewing); errors.Is(err, store.ErrConflict) {
 			return ErrCancelled
 		} else if err != nil {
 			return err
 		}
-		return store.SetImportCounts(ctx, tx, id, store.StatusPreviewed, rowsRead, counts, nil)
+		return store.SetImportCounts(ctx, tx, id, store.ImportPreviewed, rowsRead, counts, nil)
 	})
 	if err != nil {
 		return im, err
@@ -209,7 +206,7 @@ func (e *Engine) open(ctx context.Context, im store.Import) (sheet.Reader, func(
 func fileError(err error) error {
 	var se *sheet.FileError
 	if errors.As(err, &se) {
-		return &FileError{Code: se.Code, Message: se.Message}
+		return &FileError{Code: se.Code, Message: se.Message, Err: err}
 	}
 	return err
 }
@@ -217,7 +214,7 @@ func fileError(err error) error {
 func asFileError(err error) error {
 	var oe *OptionError
 	if errors.As(err, &oe) {
-		return &FileError{Code: "bad_option", Message: oe.Message}
+		return &FileError{Code: "bad_option", Message: oe.Message, Err: err}
 	}
 	return err
 }
@@ -346,26 +343,11 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 // progress writes rows_read outside the preview's transaction, so it is visible while
 // the preview runs, and notices a cancel.
 func (e *Engine) progress(ctx context.Context, id string, n int64) error {
-	res, err := e.DB.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1 AND status = 'previewing'`, id, n)
-	if err != nil {
-		return fmt.Errorf("import %s progress: %w", id, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
+	err := store.SetImportProgress(ctx, e.DB, id, n)
+	if errors.Is(err, store.ErrConflict) {
 		return ErrCancelled
 	}
-	return nil
-}
-
-// saveErrors copies the staged row errors into import_errors in one statement.
-func saveErrors(ctx context.Context, tx *sqlx.Tx, st, id string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO import_errors (import_id, row_num, col, value, code, message)
-		SELECT $1, s.row_num, e.col, e.value, e.code, e.message
-		FROM `+st+` s, jsonb_to_recordset(s.errs) AS e(col text, value text, code text, message text)
-		WHERE s.errs IS NOT NULL`, id)
-	if err != nil {
-		return fmt.Errorf("save row errors: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Apply applies a confirmed import in one transaction: all rows or, on any failure,
@@ -380,7 +362,7 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if im.Status != store.StatusApplying {
+		if im.Status != store.ImportApplying {
 			return nil
 		}
 		if err := bulkMemory(ctx, tx); err != nil {
@@ -412,17 +394,14 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 			return err
 		}
 		// The errors as apply saw them, which may include rows that changed since the preview.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors WHERE import_id = $1`, id); err != nil {
-			return fmt.Errorf("clear errors: %w", err)
-		}
-		if err := saveErrors(ctx, tx, st, id); err != nil {
+		if err := store.CopyImportErrors(ctx, tx, id, st); err != nil {
 			return err
 		}
 		counts.Rows = im.RowsRead
 		if _, err := tx.ExecContext(ctx, `DROP TABLE `+st); err != nil {
 			return fmt.Errorf("drop staging: %w", err)
 		}
-		return store.SetImportCounts(ctx, tx, id, store.StatusDone, im.RowsRead, counts, nil)
+		return store.SetImportCounts(ctx, tx, id, store.ImportDone, im.RowsRead, counts, nil)
 	})
 	var fe *FileError
 	if errors.As(err, &fe) {

@@ -1,12 +1,9 @@
 package importer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -39,26 +36,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.DB(t)
-	ctx := context.Background()
-	_, hash := store.NewAPIKey()
-	tenant := "tenant-" + strings.ReplaceAll(store.NewID(), "-", "")[:16]
-	acct, err := store.CreateAccount(ctx, db, tenant, "huber", store.RoleAdmin, false, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{t: t, ctx: ctx, db: db, acct: acct,
-		eng: &importer.Engine{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	acct := storetest.Account(t, db, "", "huber", store.RoleAdmin)
+	return &fixture{t: t, ctx: context.Background(), db: db, acct: acct,
+		eng: &importer.Engine{DB: db, Log: storetest.Logger(t)}}
 }
 
 // account creates another account of the fixture's tenant.
 func (f *fixture) account(name string) store.Account {
 	f.t.Helper()
-	_, hash := store.NewAPIKey()
-	a, err := store.CreateAccount(f.ctx, f.db, f.acct.Tenant, name, store.RoleAdmin, false, hash)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return a
+	return storetest.Account(f.t, f.db, f.acct.Tenant, name, store.RoleAdmin)
 }
 
 // upload stores the file and creates a queued import for the fixture's account, the way
@@ -76,18 +62,8 @@ func (f *fixture) uploadTo(acct store.Account, profile, filename string, data []
 	if err != nil {
 		f.t.Fatalf("options %v: %v", given, err)
 	}
-	id, uploadID := store.NewID(), store.NewID()
-	err = store.InTx(f.ctx, f.db, func(tx *sqlx.Tx) error {
-		if _, err := store.SaveUpload(f.ctx, tx, uploadID, acct.TenantID, filename, bytes.NewReader(data), 1<<30); err != nil {
-			return err
-		}
-		return store.CreateImport(f.ctx, tx, store.NewImport{ID: id, TenantID: acct.TenantID, AccountID: acct.ID,
-			CreatedBy: f.acct.ID, UploadID: uploadID, Profile: profile, Filename: filename, Options: opts})
-	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return id
+	uploadID := storetest.Upload(f.t, f.db, acct.TenantID, filename, data)
+	return storetest.Import(f.t, f.db, acct, uploadID, profile, opts).ID
 }
 
 // preview uploads and previews a file that must preview without a file error.
@@ -98,7 +74,7 @@ func (f *fixture) preview(profile, filename string, data []byte, given map[strin
 	if err != nil {
 		f.t.Fatalf("preview: %v", err)
 	}
-	if im.Status != store.StatusPreviewed || im.Counts == nil {
+	if im.Status != store.ImportPreviewed || im.Counts == nil {
 		f.t.Fatalf("preview: status %s, counts %v", im.Status, im.Counts)
 	}
 	checkSum(f.t, "preview", im)
@@ -133,7 +109,7 @@ func (f *fixture) apply(id string, skipInvalid bool) store.Import {
 		f.t.Fatalf("apply: %v", err)
 	}
 	im := f.get(id)
-	if im.Status != store.StatusDone || im.Counts == nil || im.FinishedAt == nil {
+	if im.Status != store.ImportDone || im.Counts == nil || im.FinishedAt == nil {
 		f.t.Fatalf("apply: status %s, counts %v", im.Status, im.Counts)
 	}
 	checkSum(f.t, "apply", im)

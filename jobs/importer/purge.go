@@ -3,25 +3,47 @@ package importer
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"portalwerk/store"
 )
 
-// PurgeStaging drops the staging tables nobody will apply any more: those of cancelled
-// and failed imports, and of imports created before the cutoff and never applied.
+// PurgeStaging drops the tenant's staging tables nobody will apply any more: those of
+// cancelled and failed imports, and of imports created before the cutoff and never
+// applied. Other tenants' tables stay.
 func PurgeStaging(ctx context.Context, db *sqlx.DB, tenantID int64, before time.Time) (int, error) {
-	var ids []string
-	err := db.SelectContext(ctx, &ids, `SELECT id FROM imports
-		WHERE tenant_id = $2 AND (status IN ('cancelled', 'failed') OR (created_at < $1 AND status <> 'applying'))
-			AND to_regclass('staging."import_' || replace(id::text, '-', '') || '"') IS NOT NULL`, before, tenantID)
-	if err != nil {
-		return 0, fmt.Errorf("find stale staging tables: %w", err)
+	var tables []string
+	if err := db.SelectContext(ctx, &tables, `SELECT tablename FROM pg_tables
+		WHERE schemaname = 'staging' AND tablename LIKE 'import\_%'`); err != nil {
+		return 0, fmt.Errorf("list staging tables: %w", err)
 	}
-	for _, id := range ids {
+	var ids []string
+	for _, t := range tables {
+		if id, ok := stagedImport(t); ok {
+			ids = append(ids, id)
+		}
+	}
+	stale, err := store.StaleImports(ctx, db, tenantID, before, ids)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range stale {
 		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+stagingTable(id)); err != nil {
 			return 0, fmt.Errorf("drop staging of import %s: %w", id, err)
 		}
 	}
-	return len(ids), nil
+	return len(stale), nil
+}
+
+// stagedImport is the import id of a staging table's name (see stagingTable).
+func stagedImport(table string) (string, bool) {
+	h, ok := strings.CutPrefix(table, "import_")
+	if !ok || len(h) != 32 {
+		return "", false
+	}
+	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return id, store.ValidID(id)
 }

@@ -120,21 +120,21 @@ func TestPreviewCancelledWhileReading(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		im := f.get(id)
-		if im.Status == store.StatusPreviewing && im.RowsRead > 0 {
+		if im.Status == store.ImportPreviewing && im.RowsRead > 0 {
 			break
 		}
-		if im.Status != store.StatusQueued && im.Status != store.StatusPreviewing || time.Now().After(deadline) {
+		if im.Status != store.ImportQueued && im.Status != store.ImportPreviewing || time.Now().After(deadline) {
 			t.Fatalf("no progress seen: status %s, rows_read %d", im.Status, im.RowsRead)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := store.MoveImport(f.ctx, f.db, id, store.StatusCancelled, store.StatusPreviewing); err != nil {
+	if err := store.MoveImport(f.ctx, f.db, id, store.ImportCancelled, store.ImportPreviewing); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; !errors.Is(err, importer.ErrCancelled) {
 		t.Fatalf("preview after cancel: %v", err)
 	}
-	if im := f.get(id); im.Status != store.StatusCancelled || im.Counts != nil {
+	if im := f.get(id); im.Status != store.ImportCancelled || im.Counts != nil {
 		t.Errorf("cancelled import: status %s, counts %v", im.Status, im.Counts)
 	}
 	if f.stagingExists(id) || len(f.errors(id)) != 0 {
@@ -147,11 +147,11 @@ func TestPreviewOfCancelledImport(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	id := f.upload("emails", "x.csv", csvUTF8("Nutzerfremdnummer;E-Mail", "1;a@x.de"), nil)
-	if err := store.MoveImport(f.ctx, f.db, id, store.StatusCancelled, store.StatusQueued); err != nil {
+	if err := store.MoveImport(f.ctx, f.db, id, store.ImportCancelled, store.ImportQueued); err != nil {
 		t.Fatal(err)
 	}
 	im, err := f.eng.Preview(f.ctx, id)
-	if err != nil || im.Status != store.StatusCancelled || im.Counts != nil || f.stagingExists(id) {
+	if err != nil || im.Status != store.ImportCancelled || im.Counts != nil || f.stagingExists(id) {
 		t.Fatalf("preview of a cancelled import: %v, %s, %v", err, im.Status, im.Counts)
 	}
 }
