@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -36,7 +35,7 @@ type testBundle struct {
 	db      *sqlx.DB
 	redis   asynq.RedisClientOpt
 	handler http.Handler
-	logs    *syncBuffer
+	logs    func() string // every line logged so far
 	admin   store.Account
 	key     string // admin's
 	member  string // member's key
@@ -46,7 +45,7 @@ type testBundle struct {
 func setup(t *testing.T, queue func(asynq.RedisClientOpt) api.Queue) *testBundle {
 	t.Helper()
 	addr, idx := storetest.RedisDB(t)
-	b := &testBundle{t: t, db: storetest.DB(t), redis: asynq.RedisClientOpt{Addr: addr, DB: idx}, logs: &syncBuffer{}}
+	b := &testBundle{t: t, db: storetest.DB(t), redis: asynq.RedisClientOpt{Addr: addr, DB: idx}}
 	var q api.Queue
 	if queue != nil {
 		q = queue(b.redis)
@@ -55,7 +54,8 @@ func setup(t *testing.T, queue func(asynq.RedisClientOpt) api.Queue) *testBundle
 		t.Cleanup(func() { c.Close() })
 		q = jobs.NewClient(c)
 	}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, testWriter{t}), nil))
+	var log *slog.Logger
+	log, b.logs = storetest.LoggerAndLines(t)
 	mux := http.NewServeMux()
 	api.New(log, b.db, q, api.Config{UploadMaxBytes: uploadMaxBytes}).Mount(mux)
 	b.handler = mux
@@ -174,7 +174,7 @@ func TestAuth(t *testing.T) {
 			}
 		})
 	}
-	if strings.Contains(b.logs.String(), b.key) {
+	if strings.Contains(b.logs(), b.key) {
 		t.Error("the log shows an API key")
 	}
 }
@@ -366,7 +366,7 @@ func TestInternalErrorHidesTheCause(t *testing.T) {
 	if got := res.errorMessage(); got != "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut." || strings.Contains(res.body, "6379") {
 		t.Errorf("500 answered %s", res.body)
 	}
-	logs := b.logs.String()
+	logs := b.logs()
 	for _, want := range []string{"request failed", "method=POST", "path=/v1/imports", "connection refused", "tenant_id="} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)
@@ -407,32 +407,6 @@ func TestCustomers(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output from the handler's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// testWriter sends log lines to the test's output.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
 
 func TestMemberSeesOnlyItsOwnAccount(t *testing.T) {
 	t.Parallel()

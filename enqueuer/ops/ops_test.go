@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,8 +22,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 func newHandler(t *testing.T, redisOpt asynq.RedisConnOpt, cfg ops.Config) http.Handler {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	srv, err := ops.New(log, storetest.DB(t), redisOpt, cfg)
+	srv, err := ops.New(storetest.Logger(t), storetest.DB(t), redisOpt, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,13 +172,4 @@ func createImport(t *testing.T, db *sqlx.DB, rowsRead int64) {
 	acc := storetest.Account(t, db, "", "huber", "")
 	im := storetest.Import(t, db, acc, storetest.Upload(t, db, acc.TenantID, "nutzer.csv", []byte("Nutzerfremdnummer;E-Mail\n")), "emails", store.Options{})
 	db.MustExec(`UPDATE imports SET rows_read = $2 WHERE id = $1`, im.ID, rowsRead)
-}
-
-// testWriter sends log lines to the test's output.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }

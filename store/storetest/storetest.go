@@ -187,24 +187,38 @@ func TestTx(t testing.TB) *sqlx.Tx {
 // the test that wrote them. Lines logged after the test ended (by a goroutine it left
 // behind) are dropped.
 func Logger(t testing.TB) *slog.Logger {
+	log, _ := LoggerAndLines(t)
+	return log
+}
+
+// LoggerAndLines is Logger, and a function returning every line logged so far, for the
+// tests that check what is (or is never) logged.
+func LoggerAndLines(t testing.TB) (*slog.Logger, func() string) {
 	w := &testWriter{t: t}
 	t.Cleanup(func() {
 		w.mu.Lock()
 		w.done = true
 		w.mu.Unlock()
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lines := func() string {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.all.String()
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})), lines
 }
 
 type testWriter struct {
 	mu   sync.Mutex
 	t    testing.TB
 	done bool
+	all  strings.Builder
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.all.Write(p)
 	if !w.done {
 		w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	}
