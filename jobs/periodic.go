@@ -40,6 +40,7 @@ func (p Periodic) Args(slot time.Time) Args {
 func Periodics(s config.Schedules) []Periodic {
 	return []Periodic{
 		purgeUploadsJob(s.PurgeUploads),
+		purgeTrashJob(s.PurgeTrash),
 		resumeRunsJob(s.ResumeRuns),
 	}
 }

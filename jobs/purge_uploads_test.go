@@ -103,3 +103,37 @@ func TestFanOutEnqueuesOneTaskPerTenantAndSlot(t *testing.T) {
 		t.Errorf("fan-out of an unknown job succeeded")
 	}
 }
+
+func TestPurgeTrashAfterFourteenDays(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t)
+	acc := storetest.Account(t, b.db, "", "huber", "")
+	var old, recent int64
+	b.db.Get(&old, `INSERT INTO customers (tenant_id, account_id, external_id, deleted_at)
+		VALUES ($1, $2, 'K-1', now() - interval '15 days') RETURNING id`, acc.TenantID, acc.ID)
+	b.db.Get(&recent, `INSERT INTO customers (tenant_id, account_id, external_id, deleted_at)
+		VALUES ($1, $2, 'K-2', now() - interval '13 days') RETURNING id`, acc.TenantID, acc.ID)
+	b.db.MustExec(`INSERT INTO appointments (customer_id, account_id, starts_at) VALUES ($1, $2, now())`, old, acc.ID)
+
+	w := &PurgeTrashWorker{DB: b.db, Now: time.Now}
+	res, err := w.Work(ctx, task(t, PurgeTrash{TenantID: acc.TenantID, Slot: "test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.(map[string]any)["customers"] != int64(1) {
+		t.Errorf("summary %v, want one customer purged", res)
+	}
+	var left []int64
+	b.db.Select(&left, `SELECT id FROM customers WHERE tenant_id = $1`, acc.TenantID)
+	if len(left) != 1 || left[0] != recent {
+		t.Errorf("customers left %v, want only %d", left, recent)
+	}
+	var appts int
+	b.db.Get(&appts, `SELECT count(*) FROM appointments WHERE account_id = $1`, acc.ID)
+	if appts != 1 {
+		t.Errorf("%d appointments after the purge, want the booked one kept", appts)
+	}
+	if job := purgeTrashJob(nil); job.PerTenant == nil || job.PerTenant(7, time.Date(2026, 12, 2, 2, 30, 0, 0, time.UTC)).TaskID() != "customers:purge-trash:7@2026-12-02T02:30:00Z" {
+		t.Errorf("the trash purge must run per tenant with the tenant and slot in its task id")
+	}
+}

@@ -40,6 +40,7 @@ func Tasks(d Deps) []Registration {
 		Register[ImportPreview](&ImportPreviewWorker{DB: d.DB, Client: d.Client}),
 		Register[ImportApply](&ImportApplyWorker{DB: d.DB}),
 		Register[PurgeUploads](&PurgeUploadsWorker{DB: d.DB, Retention: d.Retention, Now: d.Now}),
+		Register[PurgeTrash](&PurgeTrashWorker{DB: d.DB, Now: d.Now}),
 		Register[ResumeRuns](&ResumeRunsWorker{DB: d.DB, Client: d.Client}),
 		Register[FanOut](&FanOutWorker{DB: d.DB, Client: d.Client, Jobs: Periodics(d.Schedules)}),
 	}

@@ -12,6 +12,7 @@ import (
 // Customer is an entry of an account's customer book.
 type Customer struct {
 	PortalID           int64          `db:"id" json:"portal_id"`
+	AccountID          int64          `db:"account_id" json:"-"`
 	ExternalID         *string        `db:"external_id" json:"external_id"`
 	Account            string         `db:"account" json:"account"`
 	Salutation         *string        `db:"salutation" json:"salutation"`
@@ -33,11 +34,14 @@ type Customer struct {
 	VisitBlocks        int64          `db:"visit_blocks" json:"visit_blocks"`
 }
 
-const customerColumns = `c.id, c.external_id, a.name AS account, c.salutation, c.first_name, c.last_name, c.company,
+// The counts are of the related data in the customer's account's history: what stayed
+// behind with the source account of a move without related data is not the customer's
+// any more.
+const customerColumns = `c.id, c.account_id, c.external_id, a.name AS account, c.salutation, c.first_name, c.last_name, c.company,
 	c.street, c.zip, c.city, c.email, c.phone, c.tags, c.login_id, c.must_change_password, c.deleted_at, c.invited_at,
-	(SELECT count(*) FROM appointments x WHERE x.customer_id = c.id) AS appointments,
-	(SELECT count(*) FROM visit_reports x WHERE x.customer_id = c.id) AS visit_reports,
-	(SELECT count(*) FROM visit_blocks x WHERE x.customer_id = c.id) AS visit_blocks`
+	(SELECT count(*) FROM appointments x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS appointments,
+	(SELECT count(*) FROM visit_reports x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS visit_reports,
+	(SELECT count(*) FROM visit_blocks x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS visit_blocks`
 
 // CustomerFilter selects customers of one account.
 type CustomerFilter struct {

@@ -119,15 +119,7 @@ func RunByID(ctx context.Context, db sqlx.QueryerContext, id string) (Run, error
 }
 
 func runWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Run, error) {
-	var r Run
-	err := sqlx.GetContext(ctx, db, &r, `SELECT `+runColumns+` FROM job_runs WHERE `+where, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Run{}, ErrNotFound
-	}
-	if err != nil {
-		return Run{}, fmt.Errorf("get run: %w", err)
-	}
-	return r, nil
+	return getOne[Run](ctx, db, "get run", `SELECT `+runColumns+` FROM job_runs WHERE `+where, args...)
 }
 
 // StartRun moves a queued run to running and returns it. A run already running (its

@@ -47,6 +47,13 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /v1/imports/{id}/errors", s.auth(s.importErrors))
 	mux.Handle("GET /v1/customers", s.auth(s.listCustomers))
 	mux.Handle("GET /v1/customers/{portal_id}", s.auth(s.getCustomer))
+	mux.Handle("GET /v1/customers/{portal_id}/appointments", s.auth(s.listAppointments))
+	mux.Handle("POST /v1/customers/{portal_id}/appointments", s.auth(s.admin("Termine eintragen", s.addAppointment)))
+	mux.Handle("GET /v1/customers/{portal_id}/visit-reports", s.auth(s.listVisitReports))
+	mux.Handle("POST /v1/customers/{portal_id}/visit-reports", s.auth(s.admin("Besuchsberichte eintragen", s.addVisitReport)))
+	mux.Handle("GET /v1/customers/{portal_id}/visit-blocks", s.auth(s.listVisitBlocks))
+	mux.Handle("POST /v1/customers/{portal_id}/visit-blocks", s.auth(s.admin("Besuchssperren eintragen", s.addVisitBlock)))
+	mux.Handle("POST /v1/customers/{portal_id}/transfer", s.auth(s.admin("Kunden transferieren", s.transferCustomer)))
 }
 
 // handler is an API handler that knows its caller; a refusal is an *Error.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -42,15 +41,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, caller st
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, caller store.Account) error {
-	notFound := NotFound("Diesen Kunden gibt es nicht.")
-	id, err := strconv.ParseInt(r.PathValue("portal_id"), 10, 64)
-	if err != nil {
-		return notFound
-	}
-	c, err := store.GetCustomer(r.Context(), s.db, caller.TenantID, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !caller.IsAdmin() && c.Account != caller.Name {
-		return notFound
-	}
+	c, err := s.loadCustomer(r, caller)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			return err
 		}
 		if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
-			return Forbidden("Ihr Benutzerkonto hat keine Berechtigung zum Transferieren von Kunden.")
+			return Forbidden(noTransferPermission)
 		}
 		target, err := s.targetAccount(r, caller, accountName)
 		if err != nil {

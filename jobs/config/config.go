@@ -33,7 +33,7 @@ type Config struct {
 	WorkerConcurrency int           // WORKER_CONCURRENCY
 	ImportConcurrency int           // IMPORT_CONCURRENCY
 	UploadRetention   time.Duration // UPLOAD_RETENTION
-	Schedules         Schedules     // METER_REQUEST_CRON, PURGE_CRON, RESUME_CRON
+	Schedules         Schedules     // METER_REQUEST_CRON, PURGE_CRON, TRASH_PURGE_CRON, RESUME_CRON
 	Development       bool          // APP_ENV=development
 }
 
@@ -49,6 +49,7 @@ type LoginKey struct {
 type Schedules struct {
 	MeterRequests cron.Schedule // METER_REQUEST_CRON
 	PurgeUploads  cron.Schedule // PURGE_CRON
+	PurgeTrash    cron.Schedule // TRASH_PURGE_CRON
 	ResumeRuns    cron.Schedule // RESUME_CRON
 }
 
@@ -93,6 +94,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Schedules.MeterRequests, err = parse("METER_REQUEST_CRON", str("METER_REQUEST_CRON", "0 6 * * *"), parseSchedule)
 	check(err)
 	c.Schedules.PurgeUploads, err = parse("PURGE_CRON", str("PURGE_CRON", "17 * * * *"), parseSchedule)
+	check(err)
+	c.Schedules.PurgeTrash, err = parse("TRASH_PURGE_CRON", str("TRASH_PURGE_CRON", "30 3 * * *"), parseSchedule)
 	check(err)
 	c.Schedules.ResumeRuns, err = parse("RESUME_CRON", str("RESUME_CRON", "* * * * *"), parseSchedule)
 	check(err)

@@ -38,6 +38,9 @@ func TestDefaults(t *testing.T) {
 	if next := c.Schedules.ResumeRuns.Next(time.Date(2026, 12, 1, 7, 0, 30, 0, time.UTC)); !next.Equal(time.Date(2026, 12, 1, 7, 1, 0, 0, time.UTC)) {
 		t.Errorf("resume sweep: next %s, want every minute", next)
 	}
+	if next := c.Schedules.PurgeTrash.Next(time.Date(2026, 12, 1, 7, 0, 0, 0, berlinTZ)).In(berlinTZ); next.Hour() != 3 || next.Minute() != 30 || next.Day() != 2 {
+		t.Errorf("trash purge: next %s, want 03:30 the next day", next)
+	}
 	if next := c.Schedules.PurgeUploads.Next(time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)); next.Minute() != 17 {
 		t.Errorf("purge: next %s, want minute 17", next)
 	}
@@ -48,7 +51,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
 		"UPLOAD_MAX_BYTES": "viel", "UPLOAD_RETENTION": "30 Tage", "WORKER_CONCURRENCY": "0", "OPS_READONLY": "vielleicht",
 		"IMPORT_CONCURRENCY": "-1", "METER_REQUEST_CRON": "täglich um 6", "PURGE_CRON": "61 * * * *", "RESUME_CRON": "* *",
-		"LOGIN_KEYS": "k1:" + short,
+		"LOGIN_KEYS": "k1:" + short, "TRASH_PURGE_CRON": "jeden Tag",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {

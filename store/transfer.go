@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// TransferMode says whether a transfer copies a customer into the target account (the
+// source stays as it was) or moves it (the same customer, and portal id, changes owner).
+type TransferMode string
+
+// Transfer modes.
+const (
+	TransferCopy TransferMode = "copy"
+	TransferMove TransferMode = "move"
+)
+
+// TransferBatch is the transaction's temporary table of customers to transfer:
+// source_id → to_account. The import's apply fills it set-based from its staging table,
+// the manual transfer with one row; TransferCustomers then does the work for all of them.
+const TransferBatch = "transfer_batch"
+
+// StartTransferBatch creates (or empties) the transaction's transfer batch.
+func StartTransferBatch(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+TransferBatch+` (
+			source_id    bigint PRIMARY KEY,
+			to_account   bigint NOT NULL,
+			from_account bigint,
+			new_id       bigint
+		) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("start transfer batch: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `TRUNCATE `+TransferBatch); err != nil {
+		return fmt.Errorf("start transfer batch: %w", err)
+	}
+	return nil
+}
+
+// TransferCustomers copies or moves every customer of the transfer batch into its target
+// account, with its appointments, visit reports and visit blocks when related is set,
+// and returns how many it transferred. A copy is a new live customer without the
+// source's login ID (logins stay unique in the tenant), password and invitation; a move
+// keeps everything and takes a trashed customer out of the trash. Without related data,
+// a move leaves the appointments, visit reports and visit blocks in the source account's
+// history. After it, the batch's new_id names each transferred customer in its target
+// account (for a move, the source id).
+//
+// The caller makes sure no live customer of a target account already has the key.
+func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool) (int64, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
+			new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
+		FROM customers c WHERE c.id = b.source_id`, mode)
+	if err != nil {
+		return 0, fmt.Errorf("transfer: prepare: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	var steps []sqlStep
+	switch mode {
+	case TransferCopy:
+		steps = append(steps, sqlStep{"copy customers", `INSERT INTO customers (id, tenant_id, account_id,
+				external_id, salutation, first_name, last_name, company, street, zip, city, email, phone,
+				must_change_password, tags, locale)
+			SELECT b.new_id, c.tenant_id, b.to_account, c.external_id, c.salutation, c.first_name, c.last_name,
+				c.company, c.street, c.zip, c.city, c.email, c.phone, false, c.tags, c.locale
+			FROM customers c JOIN ` + TransferBatch + ` b ON b.source_id = c.id`})
+		if related {
+			steps = append(steps,
+				sqlStep{"copy appointments", `INSERT INTO appointments (customer_id, account_id, starts_at, subject)
+					SELECT b.new_id, b.to_account, x.starts_at, x.subject FROM appointments x
+					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
+				sqlStep{"copy visit reports", `INSERT INTO visit_reports (customer_id, account_id, visited_on, text)
+					SELECT b.new_id, b.to_account, x.visited_on, x.text FROM visit_reports x
+					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
+				sqlStep{"copy visit blocks", `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date, reason)
+					SELECT b.new_id, b.to_account, x.from_date, x.until_date, x.reason FROM visit_blocks x
+					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`})
+		}
+	case TransferMove:
+		steps = append(steps, sqlStep{"move customers", `UPDATE customers c
+			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
+			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`})
+		if related {
+			for _, t := range []string{"appointments", "visit_reports", "visit_blocks"} {
+				steps = append(steps, sqlStep{"move " + t, `UPDATE ` + t + ` x SET account_id = b.to_account
+					FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id = b.from_account`})
+			}
+		}
+	default:
+		return 0, fmt.Errorf("transfer: unknown mode %q", mode)
+	}
+	for _, st := range steps {
+		if _, err := tx.ExecContext(ctx, st.sql); err != nil {
+			return 0, fmt.Errorf("transfer: %s: %w", st.what, err)
+		}
+	}
+	return n, nil
+}
+
+// sqlStep is one statement of a multi-statement change, named for its error.
+type sqlStep struct{ what, sql string }
+
+// TransferCustomer transfers one customer of the tenant by hand (the seeds' manual
+// alternative to the import's transfer) and returns it as it is in the target account.
+// A live customer of the target account with the same external_id is ErrConflict.
+func TransferCustomer(ctx context.Context, tx *sqlx.Tx, tenantID, portalID, toAccount int64, mode TransferMode, related bool) (Customer, error) {
+	c, err := getOne[Customer](ctx, tx, "lock customer", `SELECT `+customerColumns+`
+		FROM customers c JOIN accounts a ON a.id = c.account_id
+		WHERE c.tenant_id = $1 AND c.id = $2 FOR UPDATE OF c`, tenantID, portalID)
+	if err != nil {
+		return Customer{}, err
+	}
+	if c.ExternalID != nil {
+		var taken bool
+		if err := sqlx.GetContext(ctx, tx, &taken, `SELECT EXISTS (SELECT 1 FROM customers
+			WHERE account_id = $1 AND external_id = $2 AND deleted_at IS NULL AND id <> $3)`, toAccount, *c.ExternalID, c.PortalID); err != nil {
+			return Customer{}, fmt.Errorf("transfer customer %d: %w", portalID, err)
+		}
+		if taken {
+			return Customer{}, fmt.Errorf("transfer customer %d: external id taken in the target account: %w", portalID, ErrConflict)
+		}
+	}
+	if err := StartTransferBatch(ctx, tx); err != nil {
+		return Customer{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+TransferBatch+` (source_id, to_account) VALUES ($1, $2)`, portalID, toAccount); err != nil {
+		return Customer{}, fmt.Errorf("transfer customer %d: %w", portalID, err)
+	}
+	if _, err := TransferCustomers(ctx, tx, mode, related); err != nil {
+		return Customer{}, err
+	}
+	var newID int64
+	if err := sqlx.GetContext(ctx, tx, &newID, `SELECT new_id FROM `+TransferBatch+` WHERE source_id = $1`, portalID); err != nil {
+		return Customer{}, fmt.Errorf("transfer customer %d: %w", portalID, err)
+	}
+	return GetCustomer(ctx, tx, tenantID, newID)
+}
+
+// PurgeTrash deletes the tenant's customers that have been in the trash since before
+// the cutoff. Their appointments and visit reports stay (without a customer); their
+// visit blocks go with them.
+func PurgeTrash(ctx context.Context, db sqlx.ExecerContext, tenantID int64, before time.Time) (int64, error) {
+	res, err := db.ExecContext(ctx, `DELETE FROM customers WHERE tenant_id = $1 AND deleted_at < $2`, tenantID, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge trash of tenant %d: %w", tenantID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -1,0 +1,166 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"portalwerk/store"
+	"portalwerk/store/storetest"
+)
+
+// customer creates a customer of acc with one appointment, visit report and visit block.
+func (b *testBundle) customer(t *testing.T, acc store.Account, externalID, loginID string) store.Customer {
+	t.Helper()
+	var id int64
+	var login *string
+	if loginID != "" {
+		login = &loginID
+	}
+	if err := b.tx.GetContext(b.ctx, &id, `INSERT INTO customers (tenant_id, account_id, external_id, last_name, email, login_id, password_hash, invited_at)
+		VALUES ($1, $2, $3, 'Müller', 'anna@example.de', $4, CASE WHEN $4::text IS NULL THEN NULL ELSE 'hash' END, now()) RETURNING id`,
+		acc.TenantID, acc.ID, externalID, login); err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.GetCustomer(b.ctx, b.tx, acc.TenantID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddAppointment(b.ctx, b.tx, c, time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC), "Wartung"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddVisitReport(b.ctx, b.tx, c, "2026-11-20", "Zähler getauscht"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddVisitBlock(b.ctx, b.tx, c, "2026-12-20", "2027-01-06", "Betriebsferien"); err != nil {
+		t.Fatal(err)
+	}
+	c, err = store.GetCustomer(b.ctx, b.tx, acc.TenantID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (b *testBundle) getCustomer(t *testing.T, id int64) store.Customer {
+	t.Helper()
+	c, err := store.GetCustomer(b.ctx, b.tx, b.acc.TenantID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func related(c store.Customer) [3]int64 { return [3]int64{c.Appointments, c.VisitReports, c.VisitBlocks} }
+
+func TestTransferCopy(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	src := b.customer(t, b.acc, "K-1", "anna")
+
+	cp, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, src.PortalID, maier.ID, store.TransferCopy, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.PortalID == src.PortalID || cp.Account != "maier" || *cp.ExternalID != "K-1" || *cp.LastName != "Müller" {
+		t.Errorf("copy %+v", cp)
+	}
+	if cp.LoginID != nil || cp.InvitedAt != nil {
+		t.Errorf("the copy took the login %v or invitation %v of the source", cp.LoginID, cp.InvitedAt)
+	}
+	if related(cp) != [3]int64{1, 1, 1} {
+		t.Errorf("copy's related data %v, want one of each", related(cp))
+	}
+	if again := b.getCustomer(t, src.PortalID); again.Account != "huber" || related(again) != [3]int64{1, 1, 1} || *again.LoginID != "anna" {
+		t.Errorf("the source changed: %+v", again)
+	}
+	list, err := store.Appointments(b.ctx, b.tx, cp)
+	if err != nil || len(list) != 1 || list[0].Subject != "Wartung" {
+		t.Errorf("copy's appointments %v %v", list, err)
+	}
+	// Without related data, a copy starts with none.
+	bare, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, b.customer(t, b.acc, "K-2", "").PortalID, maier.ID, store.TransferCopy, false)
+	if err != nil || related(bare) != [3]int64{} {
+		t.Errorf("copy without related data: %v %v", related(bare), err)
+	}
+}
+
+func TestTransferMove(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+
+	// With related data, everything goes along; a trashed customer comes out of the trash.
+	src := b.customer(t, b.acc, "K-1", "anna")
+	b.tx.MustExecContext(b.ctx, `UPDATE customers SET deleted_at = now() WHERE id = $1`, src.PortalID)
+	mv, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, src.PortalID, maier.ID, store.TransferMove, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv.PortalID != src.PortalID || mv.Account != "maier" || mv.DeletedAt != nil || *mv.LoginID != "anna" || related(mv) != [3]int64{1, 1, 1} {
+		t.Errorf("moved %+v", mv)
+	}
+
+	// Without, the related data stays in huber's history: not the customer's any more, not lost.
+	src = b.customer(t, b.acc, "K-2", "")
+	mv, err = store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, src.PortalID, maier.ID, store.TransferMove, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv.PortalID != src.PortalID || related(mv) != [3]int64{} {
+		t.Errorf("moved without related data: %+v", mv)
+	}
+	var left int
+	b.tx.GetContext(b.ctx, &left, `SELECT count(*) FROM appointments WHERE customer_id = $1 AND account_id = $2`, src.PortalID, b.acc.ID)
+	if left != 1 {
+		t.Errorf("%d appointments left in the source account's history, want 1", left)
+	}
+}
+
+func TestTransferRefusesATakenKey(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	b.customer(t, maier, "K-1", "")
+	src := b.customer(t, b.acc, "K-1", "")
+	for _, mode := range []store.TransferMode{store.TransferCopy, store.TransferMove} {
+		if _, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, src.PortalID, maier.ID, mode, true); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s onto a taken key: %v, want ErrConflict", mode, err)
+		}
+	}
+	// Another tenant's customer is not found.
+	other := storetest.Account(t, b.tx, "", "huber", "")
+	if _, err := store.TransferCustomer(b.ctx, b.tx, other.TenantID, src.PortalID, other.ID, store.TransferMove, true); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another tenant's customer: %v, want ErrNotFound", err)
+	}
+}
+
+func TestPurgeTrashKeepsAppointments(t *testing.T) {
+	b := setup(t)
+	old, recent, live := b.customer(t, b.acc, "K-1", "anna"), b.customer(t, b.acc, "K-2", ""), b.customer(t, b.acc, "K-3", "")
+	b.tx.MustExecContext(b.ctx, `UPDATE customers SET deleted_at = now() - interval '15 days' WHERE id = $1`, old.PortalID)
+	b.tx.MustExecContext(b.ctx, `UPDATE customers SET deleted_at = now() - interval '13 days' WHERE id = $1`, recent.PortalID)
+	other := storetest.Account(t, b.tx, "", "huber", "")
+	othersOld := b.customer(t, other, "K-1", "")
+	b.tx.MustExecContext(b.ctx, `UPDATE customers SET deleted_at = now() - interval '15 days' WHERE id = $1`, othersOld.PortalID)
+
+	n, err := store.PurgeTrash(b.ctx, b.tx, b.acc.TenantID, time.Now().Add(-14*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d: %v, want 1", n, err)
+	}
+	if _, err := store.GetCustomer(b.ctx, b.tx, b.acc.TenantID, old.PortalID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old trash is still there: %v", err)
+	}
+	for _, id := range []int64{recent.PortalID, live.PortalID} {
+		b.getCustomer(t, id)
+	}
+	var appts, reports, blocks int
+	b.tx.GetContext(b.ctx, &appts, `SELECT count(*) FROM appointments WHERE customer_id IS NULL AND account_id = $1`, b.acc.ID)
+	b.tx.GetContext(b.ctx, &reports, `SELECT count(*) FROM visit_reports WHERE customer_id IS NULL AND account_id = $1`, b.acc.ID)
+	b.tx.GetContext(b.ctx, &blocks, `SELECT count(*) FROM visit_blocks WHERE customer_id IS NULL`)
+	if appts != 1 || reports != 1 || blocks != 0 {
+		t.Errorf("after the purge: %d appointments, %d visit reports, %d visit blocks without customer; want 1, 1, 0", appts, reports, blocks)
+	}
+	// The other tenant's trash waits for its own purge.
+	if _, err := store.GetCustomer(b.ctx, b.tx, other.TenantID, othersOld.PortalID); err != nil {
+		t.Errorf("another tenant's trash was purged: %v", err)
+	}
+}
