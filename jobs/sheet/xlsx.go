@@ -237,8 +237,9 @@ func openPackage(fh *os.File, opts Options, lim xlsxLimits) (Reader, error) {
 		sst.close()
 		return nil, corrupt(0, err)
 	}
+	ar := newAsyncReader(rc)
 	sp := &sheetParser{
-		s: newXMLScanner(rc), sst: sst, styles: styles, date1904: wb.date1904, lim: lim,
+		s: newXMLScanner(ar), sst: sst, styles: styles, date1904: wb.date1904, lim: lim,
 	}
 	x := &xlsxReader{
 		sheetName: sheets[pick].name,
@@ -246,6 +247,7 @@ func openPackage(fh *os.File, opts Options, lim xlsxLimits) (Reader, error) {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		closeFile: func() error {
+			ar.close()
 			rc.Close()
 			serr := sst.close()
 			ferr := fh.Close()

@@ -1,6 +1,7 @@
 package sheet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ type sheetParser struct {
 
 	row     int    // number of the row being read (or last read)
 	cells   []Cell // the row being built, by column
+	arena   []Cell // where finished rows' cells go
 	rowSize int
 	vbuf    []byte
 }
@@ -163,28 +165,36 @@ func (p *sheetParser) readRow(start token) (Row, error) {
 	col := 0 // last column read, 1-based
 	s := p.s
 	for {
-		tok, err := s.next()
+		c, ref, fast, err := p.fastCell()
 		if err != nil {
-			return Row{}, p.fail(err)
+			return Row{}, err
 		}
-		switch tok.kind {
-		case tokEOF:
-			return Row{}, p.fail(io.ErrUnexpectedEOF)
-		case tokEnd:
-			if string(tok.name) == "row" {
-				return p.finishRow(), nil
+		if !fast {
+			tok, err := s.next()
+			if err != nil {
+				return Row{}, p.fail(err)
 			}
-		case tokStart:
-			if string(tok.name) != "c" {
-				if err := s.skip(tok); err != nil {
-					return Row{}, p.fail(err)
+			switch tok.kind {
+			case tokEOF:
+				return Row{}, p.fail(io.ErrUnexpectedEOF)
+			case tokEnd:
+				if string(tok.name) == "row" {
+					return p.finishRow(), nil
 				}
 				continue
+			case tokStart:
+				if string(tok.name) != "c" {
+					if err := s.skip(tok); err != nil {
+						return Row{}, p.fail(err)
+					}
+					continue
+				}
+				if c, ref, err = p.readCell(tok); err != nil {
+					return Row{}, err
+				}
 			}
-			c, ref, err := p.readCell(tok)
-			if err != nil {
-				return Row{}, err
-			}
+		}
+		{
 			if ref.col == 0 {
 				ref.col = col + 1
 			} else if ref.row != p.row {
@@ -237,7 +247,12 @@ func (p *sheetParser) finishRow() Row {
 	if n == 0 {
 		return Row{Num: p.row}
 	}
-	cells := make([]Cell, n)
+	// Rows share arenas of cells: one allocation for many rows.
+	if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]Cell, 0, max(n, 4096))
+	}
+	cells := p.arena[len(p.arena) : len(p.arena)+n : len(p.arena)+n]
+	p.arena = p.arena[:len(p.arena)+n]
 	copy(cells, p.cells)
 	return Row{Num: p.row, Cells: cells}
 }
@@ -355,6 +370,125 @@ func (p *sheetParser) readCell(start token) (Cell, cellRef, error) {
 		}
 	}
 
+	c, err := p.makeCell(typ, st, v, haveV, inline)
+	return c, ref, err
+}
+
+// fastCell reads the common shape of a cell, <c r="B2" s="1" t="s"><v>7</v></c>
+// or <c r="B2" s="1"/>, straight from the buffer: double-quoted attributes
+// without entities, at most a <v> without markup or entities. Anything
+// else (or a cell not wholly buffered) is left to readCell: fast is false
+// and nothing is consumed.
+func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
+	s := p.s
+	b := s.buf[s.pos:s.end]
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if len(b)-i < 4 || b[i] != '<' || b[i+1] != 'c' || !(isSpace(b[i+2]) || b[i+2] == '>' || b[i+2] == '/') {
+		return c, ref, false, nil
+	}
+	j := i + 2
+	typ, style := typNumber, 0
+	for {
+		for j < len(b) && isSpace(b[j]) {
+			j++
+		}
+		if j >= len(b) {
+			return c, ref, false, nil
+		}
+		if b[j] == '>' || b[j] == '/' {
+			break
+		}
+		ns := j
+		for j < len(b) && b[j] != '=' && b[j] != '>' && !isSpace(b[j]) {
+			j++
+		}
+		if j+1 >= len(b) || b[j] != '=' || b[j+1] != '"' {
+			return c, ref, false, nil
+		}
+		name := b[ns:j]
+		vs := j + 2
+		k := bytes.IndexByte(b[vs:], '"')
+		if k < 0 {
+			return c, ref, false, nil
+		}
+		val := b[vs : vs+k]
+		j = vs + k + 1
+		if bytes.IndexByte(val, '&') >= 0 || bytes.IndexByte(val, '>') >= 0 || bytes.IndexByte(val, '<') >= 0 {
+			return c, ref, false, nil
+		}
+		switch string(name) {
+		case "r":
+			if len(val) > 0 {
+				if ref, err = parseRef(val); err != nil {
+					return c, ref, true, p.refError(val, err)
+				}
+			}
+		case "s":
+			if len(val) > 0 {
+				if style, err = parseIndex(val); err != nil {
+					style = 0
+				}
+			}
+		case "t":
+			switch string(val) {
+			case "s":
+				typ = typShared
+			case "n", "":
+			case "b":
+				typ = typBool
+			case "e":
+				typ = typError
+			case "d":
+				typ = typDate
+			default: // inline and formula strings take the general path
+				return c, ref, false, nil
+			}
+		}
+	}
+	var v []byte
+	haveV := false
+	if b[j] == '/' {
+		if j+1 >= len(b) || b[j+1] != '>' {
+			return c, ref, false, nil
+		}
+		j += 2
+	} else {
+		j++ // '>'
+		rest := b[j:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("</c>")):
+			j += 4
+		case bytes.HasPrefix(rest, []byte("<v>")):
+			k := bytes.IndexByte(rest[3:], '<')
+			if k < 0 || !bytes.HasPrefix(rest[3+k:], []byte("</v></c>")) {
+				return c, ref, false, nil
+			}
+			v, haveV = rest[3:3+k], true
+			if bytes.IndexByte(v, '&') >= 0 {
+				return c, ref, false, nil
+			}
+			j += 3 + k + len("</v></c>")
+		default:
+			return c, ref, false, nil
+		}
+	}
+	var st cellStyle
+	if style < len(p.styles) {
+		st = p.styles[style]
+	}
+	c, err = p.makeCell(typ, st, v, haveV, nil)
+	if err != nil {
+		return c, ref, true, err
+	}
+	s.pos += j
+	return c, ref, true, nil
+}
+
+// makeCell builds a cell from its type, style and content.
+func (p *sheetParser) makeCell(typ int, st cellStyle, v []byte, haveV bool, inline []byte) (Cell, error) {
 	c := Cell{Format: st.format}
 	switch typ {
 	case typInline:
@@ -362,34 +496,34 @@ func (p *sheetParser) readCell(start token) (Cell, cellRef, error) {
 			inline = v
 		}
 		if len(inline) == 0 {
-			return Cell{}, ref, nil
+			return Cell{}, nil
 		}
 		c.Kind, c.Value = Text, string(inline)
 	case typShared:
 		if !haveV || len(v) == 0 {
-			return Cell{}, ref, nil
+			return Cell{}, nil
 		}
 		i, err := parseIndex(v)
 		if err != nil {
-			return Cell{}, ref, corrupt(p.row, fmt.Errorf("sheet: shared string index %q", v))
+			return Cell{}, corrupt(p.row, fmt.Errorf("sheet: shared string index %q", v))
 		}
 		str, ok, err := p.sst.get(i)
 		if err != nil {
-			return Cell{}, ref, err
+			return Cell{}, err
 		}
 		if !ok {
-			return Cell{}, ref, corrupt(p.row, fmt.Errorf("sheet: shared string %d of %d", i, p.sst.n))
+			return Cell{}, corrupt(p.row, fmt.Errorf("sheet: shared string %d of %d", i, p.sst.n))
 		}
 		c.Kind, c.Value = Text, str
 	default:
 		if !haveV || len(v) == 0 {
-			return Cell{}, ref, nil
+			return Cell{}, nil
 		}
 		if !utf8.Valid(v) {
-			return Cell{}, ref, corrupt(p.row, errBadUTF8)
+			return Cell{}, corrupt(p.row, errBadUTF8)
 		}
 		if utf16Len(v) > maxCellChars {
-			return Cell{}, ref, cellTooLong(p.refName(ref), errTextLong)
+			return Cell{}, cellTooLong("", errTextLong)
 		}
 		c.Value = string(v)
 		switch typ {
@@ -412,9 +546,9 @@ func (p *sheetParser) readCell(start token) (Cell, cellRef, error) {
 		}
 	}
 	if c.Kind == Text && isBlank(c.Value) {
-		return Cell{}, ref, nil
+		return Cell{}, nil
 	}
-	return c, ref, nil
+	return c, nil
 }
 
 func (p *sheetParser) refName(ref cellRef) string {

@@ -233,7 +233,7 @@ func (s *xmlScanner) markup() (t token, ok bool, err error) {
 	s.pos += end + 1
 	if len(tag) > 0 && tag[0] == '/' {
 		t.kind = tokEnd
-		t.name = localName(bytes.TrimRight(tag[1:], " \t\r\n"))
+		t.name = localName(trimSpaceRight(tag[1:]))
 		return t, true, nil
 	}
 	t.kind = tokStart
@@ -567,4 +567,85 @@ func utf16Len(b []byte) int {
 		}
 	}
 	return n
+}
+
+func trimSpaceRight(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// asyncReader decompresses ahead in its own goroutine, so that inflating
+// and scanning use two cores. Blocks are recycled; stop ends it.
+type asyncReader struct {
+	full  chan asyncBlock
+	free  chan []byte
+	cur   []byte
+	block []byte
+	err   error
+	done  chan struct{}
+	stop  chan struct{}
+}
+
+type asyncBlock struct {
+	b   []byte
+	err error
+}
+
+const asyncBlocks, asyncBlockSize = 4, 256 << 10
+
+func newAsyncReader(r io.Reader) *asyncReader {
+	a := &asyncReader{full: make(chan asyncBlock, asyncBlocks), free: make(chan []byte, asyncBlocks),
+		done: make(chan struct{}), stop: make(chan struct{})}
+	for range asyncBlocks {
+		a.free <- make([]byte, asyncBlockSize)
+	}
+	go func() {
+		defer close(a.done)
+		for {
+			var b []byte
+			select {
+			case b = <-a.free:
+			case <-a.stop:
+				return
+			}
+			n, err := io.ReadFull(r, b[:cap(b)])
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case a.full <- asyncBlock{b: b[:n], err: err}:
+			case <-a.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *asyncReader) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.block != nil {
+			a.free <- a.block[:0]
+			a.block = nil
+		}
+		blk := <-a.full
+		a.cur, a.block, a.err = blk.b, blk.b, blk.err
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// close stops the goroutine and waits for it.
+func (a *asyncReader) close() {
+	close(a.stop)
+	<-a.done
 }
