@@ -487,9 +487,7 @@ func (x *xlsxReader) Close() error {
 		close(x.stop)
 		<-x.done
 		x.closeErr = x.closeFile()
-		if x.err == nil {
-			x.err = errors.New("sheet: reader closed")
-		}
+		x.cur, x.err = nil, errors.New("sheet: reader closed")
 	})
 	return x.closeErr
 }

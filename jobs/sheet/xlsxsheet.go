@@ -467,7 +467,7 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 				return c, ref, false, nil
 			}
 			v, haveV = rest[3:3+k], true
-			if bytes.IndexByte(v, '&') >= 0 {
+			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
 				return c, ref, false, nil
 			}
 			j += 3 + k + len("</v></c>")

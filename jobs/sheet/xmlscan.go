@@ -353,7 +353,7 @@ func (s *xmlScanner) text(dst []byte, xescapes bool) ([]byte, error) {
 			if raw > maxRawText {
 				return dst, errTextLong
 			}
-			dst = append(dst, s.buf[s.pos+len(cdataOpen):s.pos+j]...)
+			dst = append(dst, normalizeNewlines(s.buf[s.pos+len(cdataOpen):s.pos+j])...)
 			s.pos += j + len(cdataClose)
 		case bytes.HasPrefix(rest, commOpen):
 			s.pos += len(commOpen)
@@ -447,6 +447,9 @@ func attrValue(v []byte) (string, error) {
 // character references decoded and, if xescapes, the _xHHHH_ escapes
 // SpreadsheetML uses for characters XML cannot carry.
 func appendDecoded(dst, raw []byte, xescapes bool) ([]byte, error) {
+	if bytes.IndexByte(raw, '\r') >= 0 {
+		raw = normalizeNewlines(raw)
+	}
 	if bytes.IndexByte(raw, '&') < 0 && (!xescapes || bytes.Index(raw, []byte("_x")) < 0) {
 		return append(dst, raw...), nil
 	}
@@ -648,4 +651,24 @@ func (a *asyncReader) Read(p []byte) (int, error) {
 func (a *asyncReader) close() {
 	close(a.stop)
 	<-a.done
+}
+
+// normalizeNewlines does XML's end-of-line handling: CR LF and a lone CR
+// are read as LF (a CR in the content is written &#13; or _x000D_).
+func normalizeNewlines(b []byte) []byte {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\r' {
+			out = append(out, '\n')
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
