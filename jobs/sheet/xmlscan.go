@@ -248,6 +248,9 @@ func (s *xmlScanner) markup() (t token, ok bool, err error) {
 	if n == 0 {
 		return t, false, fmt.Errorf("sheet: empty tag name")
 	}
+	if c := tag[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80) {
+		return t, false, fmt.Errorf("sheet: bad tag name %q", tag[:n])
+	}
 	t.name = localName(tag[:n])
 	t.attrs = tag[n:]
 	return t, true, nil
