@@ -5,6 +5,7 @@
 //
 //	go run ./bench                       # 1,000,000 rows, 3 rounds, medians
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
+//	go run ./bench -readers              # only the xlsx readers, no database
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -26,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -57,12 +59,32 @@ func main() {
 	admin := flag.String("db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "admin database URL (the bench database is created next to it)")
 	rounds := flag.Int("rounds", 3, "how often each floor and each import is measured (the report gives medians)")
 	keep := flag.Bool("keep", false, "keep the database "+benchDB+" afterwards")
+	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
+	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
+	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
 	flag.Parse()
 	if *rows < 10 {
 		fail(errors.New("-rows must be at least 10"))
 	}
 	if *rounds < 1 {
 		fail(errors.New("-rounds must be at least 1"))
+	}
+	if *readers {
+		if *cpuprofile != "" {
+			pf, err := os.Create(*cpuprofile)
+			if err != nil {
+				fail(err)
+			}
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				fail(err)
+			}
+			defer pprof.StopCPUProfile()
+		}
+		if err := runReaders(*rows, *rounds, !*noExcelize); err != nil {
+			pprof.StopCPUProfile()
+			fail(err)
+		}
+		return
 	}
 	if err := run(context.Background(), *rows, *rounds, *admin, *keep); err != nil {
 		fail(err)

@@ -50,8 +50,8 @@ func readCSVErr(in []byte, opts Options) error {
 func TestCSVUTF8WithBOM(t *testing.T) {
 	rows := readCSV(t, []byte("\xEF\xBB\xBFName;Straße\r\nMüller;Hauptstraße 1\r\n"), Options{})
 	want := []Row{
-		{Num: 1, Cells: []Cell{{Text, "Name", ""}, {Text, "Straße", ""}}},
-		{Num: 2, Cells: []Cell{{Text, "Müller", ""}, {Text, "Hauptstraße 1", ""}}},
+		{Num: 1, Cells: []Cell{{Kind: Text, Value: "Name"}, {Kind: Text, Value: "Straße"}}},
+		{Num: 2, Cells: []Cell{{Kind: Text, Value: "Müller"}, {Kind: Text, Value: "Hauptstraße 1"}}},
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("got %+v", rows)

@@ -8,21 +8,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Kind is the type of a cell's content.
 type Kind uint8
 
-// Cell kinds. Date is part of the model but not produced yet: the xlsx
-// reader cannot see cell styles, so dates arrive as Number (the Excel serial
-// day), and CSV has no types at all.
+// Cell kinds. The xlsx reader types cells by the file (see OpenXLSX); CSV
+// has no types: its cells are Text.
 const (
 	Empty Kind = iota
 	Text
 	Number
-	Bool
-	Date
+	Bool  // Value "1" or "0"
+	Date  // a number with a date or time format: Value is the serial day, see Cell.Time
 	Error // a spreadsheet error value such as #N/A
 )
 
@@ -33,8 +34,31 @@ type Cell struct {
 	// as stored in the file (e.g. "1200100123", "1.2345678901234567E+19",
 	// "12.5"), not the formatted display. Empty cells have Value "".
 	Value string
-	// Format is the number format code where the reader knows it; "" else.
+	// Format is the number format code of the cell's style (xlsx), e.g.
+	// "0.00", "dd.mm.yyyy" or "@" (text); "" for General or when unknown.
 	Format string
+	// Date1904 is the workbook's date system (xlsx, Kind Date): serial 0
+	// is 1904-01-01 instead of serial 1 being 1900-01-01. Cell.Time
+	// honours it.
+	Date1904 bool
+}
+
+// Time returns the calendar date and time of a Date cell (a serial day,
+// or an ISO 8601 date as t="d" cells hold it) as a UTC wall clock,
+// milliseconds rounded, in the cell's date system.
+func (c Cell) Time() (time.Time, error) {
+	if c.Kind != Date {
+		return time.Time{}, fmt.Errorf("sheet: cell %q is no date", c.Value)
+	}
+	if v, err := strconv.ParseFloat(c.Value, 64); err == nil {
+		return serialTime(v, c.Date1904)
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05Z07:00", "2006-01-02", "15:04:05"} {
+		if t, err := time.Parse(layout, c.Value); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("sheet: %q is no date", c.Value)
 }
 
 // Row is a row that has a value in at least one cell.
@@ -121,6 +145,40 @@ func corrupt(row int, err error) *FileError {
 func tooLarge(err error) *FileError {
 	return &FileError{Code: CodeTooLarge, Err: err,
 		Message: "Die Datei ist zu groß, um sie zu verarbeiten. Bitte entfernen Sie nicht benötigte Tabellenblätter, Bilder und Formatierungen oder teilen Sie die Daten auf mehrere Dateien auf."}
+}
+
+func xlsb() *FileError {
+	return &FileError{Code: CodeNotXLSX,
+		Message: "Die Datei ist eine binäre Excel-Arbeitsmappe (.xlsb), die nicht gelesen werden kann. " + resaveAsXLSXAdvice}
+}
+
+// tooManyStrings refuses a shared-string table beyond the reader's bound.
+func tooManyStrings(err error) *FileError {
+	return &FileError{Code: CodeTooLarge, Err: err,
+		Message: "Die Datei enthält zu viele verschiedene Texte, um sie zu verarbeiten (höchstens 8.388.608 verschiedene Zellinhalte mit zusammen höchstens 1 GB). Bitte teilen Sie die Daten auf mehrere Dateien auf."}
+}
+
+// cellTooLong refuses a cell beyond Excel's 32,767 characters; ref may be
+// "" when the cell is not known (a shared string).
+func cellTooLong(ref string, err error) *FileError {
+	where := "Eine Zelle"
+	if ref != "" {
+		where = "Die Zelle " + ref
+	}
+	return &FileError{Code: CodeTooLarge, Err: err,
+		Message: where + " enthält mehr als 32.767 Zeichen, die Höchstlänge einer Excel-Zelle. Bitte kürzen Sie den Inhalt."}
+}
+
+// beyondExcel refuses a row or column Excel cannot have.
+func beyondExcel(row int, what string, err error) *FileError {
+	return &FileError{Code: CodeTooLarge, Err: err,
+		Message: fmt.Sprintf("Die Datei ist ab Zeile %d beschädigt: Sie enthält %s. Bitte öffnen Sie sie in Excel, speichern Sie sie erneut und laden Sie sie noch einmal hoch.", row, what)}
+}
+
+// rowTooLarge refuses a row whose cells together are beyond the bound.
+func rowTooLarge(row int, err error) *FileError {
+	return &FileError{Code: CodeTooLarge, Err: err,
+		Message: fmt.Sprintf("Die Zeile %d enthält zu viel Text, um sie zu verarbeiten (mehr als 16 MB). Bitte kürzen Sie die Zellen dieser Zeile.", row)}
 }
 
 func sheetNotFound(name string, available []string) *FileError {

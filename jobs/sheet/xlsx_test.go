@@ -73,26 +73,29 @@ func TestXLSXSharedStrings(t *testing.T) {
 		t.Fatal("test setup: expected Müller in the shared strings")
 	}
 	want := []Row{
-		{Num: 1, Cells: []Cell{{Text, "Name", ""}, {Text, "Kundennummer", ""}, {Text, "Betrag", ""}, {Text, "Aktiv", ""}, {Text, "Fehler", ""}, {Text, "PLZ", ""}}},
-		{Num: 2, Cells: []Cell{{Text, "Müller", ""}, {Number, "1200100123", ""}, {Number, "12.5", ""},
-			{Number, "1", ""}, // a boolean: excelize's raw value is "1"
-			{Error, "#N/A", ""}, {Text, "01067", ""}}},
-		{Num: 3, Cells: []Cell{{}, {}, {Text, "  Straße  ", ""}}},
+		{Num: 1, Cells: []Cell{{Kind: Text, Value: "Name"}, {Kind: Text, Value: "Kundennummer"}, {Kind: Text, Value: "Betrag"}, {Kind: Text, Value: "Aktiv"}, {Kind: Text, Value: "Fehler"}, {Kind: Text, Value: "PLZ"}}},
+		{Num: 2, Cells: []Cell{{Kind: Text, Value: "Müller"}, {Kind: Number, Value: "1200100123"}, {Kind: Number, Value: "12.5"},
+			{Kind: Bool, Value: "1"},    // a boolean (t="b"), raw value "1"
+			{Kind: Text, Value: "#N/A"}, // typed as a string, so text (Excel's error cells are t="e")
+			{Kind: Text, Value: "01067"}}},
+		{Num: 3, Cells: []Cell{{}, {}, {Kind: Text, Value: "  Straße  "}}},
 	}
 	if got := readXLSX(t, path, Options{}); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 
-	// With a tiny XML limit excelize spools the sheet and the shared strings
-	// to temp files and reads them from there; the result must not change.
+	// With no memory for shared strings the reader spools them to a temp
+	// file and reads them from there; the result must not change.
 	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp) // where excelize puts its temp files
-	r, err := openXLSX(path, Options{}, xlsxLimits{unzipBytes: 1 << 30, xmlBytes: 1, memBytes: 1 << 30})
+	t.Setenv("TMPDIR", tmp) // where the reader puts its temp file
+	lim := defaultXLSXLimits()
+	lim.sstMemBytes = 1
+	r, err := openXLSX(path, Options{}, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spooled, _ := os.ReadDir(tmp); len(spooled) < 2 {
-		t.Errorf("expected sheet and shared strings spooled, temp dir has %d files", len(spooled))
+	if spooled, _ := os.ReadDir(tmp); len(spooled) < 1 {
+		t.Errorf("expected the shared strings spooled, temp dir has %d files", len(spooled))
 	}
 	if got := readAll(t, r); !reflect.DeepEqual(got, want) {
 		t.Errorf("spooled: got  %+v\nwant %+v", got, want)
@@ -140,8 +143,12 @@ func TestXLSXNumbersRaw(t *testing.T) {
 	}
 	want := []string{"1200100123", "1200100123", "1.2345678901234567E+19", "12.5", "-0.001", "12345678901234567000"}
 	for i, c := range rows[0].Cells {
-		if c.Kind != Number || c.Value != want[i] || c.Format != "" {
-			t.Errorf("cell %d: got %+v, want Number %q", i, c, want[i])
+		format := ""
+		if i == 0 {
+			format = "00000000000000000000" // the reader now knows the style's format
+		}
+		if c.Kind != Number || c.Value != want[i] || c.Format != format {
+			t.Errorf("cell %d: got %+v, want Number %q format %q", i, c, want[i], format)
 		}
 	}
 }
@@ -318,30 +325,38 @@ func TestXLSXZipBomb(t *testing.T) {
 		t.Fatalf("test setup: compressed size %d", st.Size())
 	}
 	// Total decompressed size over the limit.
-	_, err := openXLSX(path, Options{}, xlsxLimits{unzipBytes: 1 << 20, xmlBytes: 64 << 10, memBytes: 1 << 30})
+	lim := defaultXLSXLimits()
+	lim.unzipBytes = 1 << 20
+	_, err := openXLSX(path, Options{}, lim)
 	wantFileError(t, err, CodeTooLarge, "zu groß")
-	// The sheet is below the XML limit, so excelize would hold it in memory.
-	_, err = openXLSX(path, Options{}, xlsxLimits{unzipBytes: 1 << 30, xmlBytes: 8 << 20, memBytes: 1 << 20})
-	wantFileError(t, err, CodeTooLarge)
-	// Spooled to disk instead, it passes the in-memory limit.
-	r, err := openXLSX(path, Options{}, xlsxLimits{unzipBytes: 1 << 30, xmlBytes: 64 << 10, memBytes: 1 << 20})
+	// The sheet streams, however large: a tiny limit on the parts read
+	// whole (workbook, relationships, styles) does not concern it…
+	lim = defaultXLSXLimits()
+	lim.metaBytes = 64 << 10
+	r, err := openXLSX(path, Options{}, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(readAll(t, r)); n != 100_000 {
 		t.Errorf("got %d rows", n)
 	}
+	// … but refuses a styles.xml beyond it.
+	lim.metaBytes = 1 << 10
+	_, err = openXLSX(path, Options{}, lim)
+	wantFileError(t, err, CodeTooLarge, "zu groß")
 }
 
-func TestIsNumber(t *testing.T) {
-	for _, s := range []string{"0", "-0", "1", "12.5", "-0.001", "1200100123", "1.2345678901234567E+19", "1E-7", "3e5", "0.5"} {
-		if !isNumber(s) {
-			t.Errorf("%q: want number", s)
+// numberSyntax judges only <v> of number cells (the file says the cell is
+// a number); text is never guessed to be a number any more.
+func TestNumberSyntax(t *testing.T) {
+	for _, v := range []string{"0", "-0", "1", "12.5", "-0.001", "1200100123", "1.2345678901234567E+19", "1E-7", "3e5", "0.5", "01067", ".5", "1.", "+1"} {
+		if !numberSyntax([]byte(v)) {
+			t.Errorf("%q: want number", v)
 		}
 	}
-	for _, s := range []string{"", "-", "01067", "00", "1.", ".5", "1e", "1e+", "Inf", "NaN", "0x1F", "1_000", " 1", "1 ", "+1", "1,5", "12a"} {
-		if isNumber(s) {
-			t.Errorf("%q: want no number", s)
+	for _, v := range []string{"", "-", ".", "1e", "1e+", "Inf", "NaN", "0x1F", "1_000", " 1", "1 ", "1,5", "12a", "--1"} {
+		if numberSyntax([]byte(v)) {
+			t.Errorf("%q: want no number", v)
 		}
 	}
 }
