@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -29,6 +30,7 @@ type Server struct {
 	redis     redis.UniversalClient
 	inspector *asynq.Inspector
 	dashboard *asynqmon.HTTPHandler
+	logins    *loginThrottle
 	cfg       Config
 }
 
@@ -45,6 +47,7 @@ func New(log *slog.Logger, db *sqlx.DB, redisOpt asynq.RedisConnOpt, cfg Config)
 		redis:     rdb,
 		inspector: asynq.NewInspector(redisOpt),
 		dashboard: asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, ReadOnly: cfg.ReadOnly}),
+		logins:    newLoginThrottle(time.Now),
 		cfg:       cfg,
 	}, nil
 }
