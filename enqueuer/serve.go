@@ -54,14 +54,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer opsSrv.Close()
 	apiSrv := api.New(log, db, jobs.NewClient(queue), api.Config{UploadMaxBytes: cfg.UploadMaxBytes})
 
-	hs := &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           routes(opsSrv, apiSrv),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	ln, err := listen(cfg.HTTPAddr, defaultLimits)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
 	}
+	hs := newHTTPServer(routes(opsSrv, apiSrv), defaultLimits)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
+	go func() { errc <- hs.Serve(ln) }()
 	log.Info("enqueuer listening", slog.String("addr", cfg.HTTPAddr))
 	select {
 	case err := <-errc:
