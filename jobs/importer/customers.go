@@ -31,9 +31,6 @@ func newCustomersProfile(o store.Options) *customersProfile {
 		mustReset: o["must_change_password"] == "true"}
 }
 
-// nfnHeaders are the header names that make the external_id a Nutzerfremdnummer.
-var nfnHeaders = []string{"Nutzerfremdnummer", "Nutzer-Fremdnummer", "User foreign number"}
-
 // customerText are the free-text fields, staged and stored under the same names.
 var customerText = []string{"salutation", "first_name", "last_name", "company", "street", "zip", "city", "phone"}
 
@@ -53,10 +50,7 @@ func (p *customersProfile) prepare(l layout) error {
 		return &FileError{Code: "bad_option", Message: "Der Transfer von Kunden aus anderen Benutzerkonten (transfer=" + p.transfer + ") ist in dieser Version noch nicht verfügbar."}
 	}
 	p.names = l.name
-	p.nfn = false
-	for _, h := range nfnHeaders {
-		p.nfn = p.nfn || normalizeHeader(l.name["external_id"]) == normalizeHeader(h)
-	}
+	p.nfn = isNFNHeader(l.name["external_id"])
 	if p.mode != "create" {
 		for _, k := range strings.Split(p.keys, ",") {
 			if !l.has(k) {
@@ -74,9 +68,8 @@ func (p *customersProfile) name(field string) string {
 	return field
 }
 
-func (p *customersProfile) stage(r sheet.Row, l layout) []any {
-	var errs rowErrors
-	vals := make([]any, 0, 14)
+func (p *customersProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
+	vals := make([]any, 0, 13)
 
 	ext := l.cell(r, "external_id")
 	key, code, msg := textKey(ext)
@@ -90,7 +83,7 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 
 	var portalID any
 	if c := l.cell(r, "portal_id"); strings.TrimSpace(c.Value) != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64)
+		id, err := strconv.ParseInt(wholeNumber(strings.TrimSpace(c.Value)), 10, 64)
 		if err != nil || id <= 0 {
 			errs.add(p.name("portal_id"), c.Value, "invalid_key", "Die Portal ID muss eine ganze Zahl sein, wie sie das Portal vergeben hat.")
 		} else {
@@ -99,6 +92,10 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 	}
 	vals = append(vals, portalID)
 	for _, f := range customerText {
+		if f == "zip" {
+			vals = append(vals, numberText(l.cell(r, f)))
+			continue
+		}
 		vals = append(vals, text(l.cell(r, f)))
 	}
 	mc := l.cell(r, "email")
@@ -109,9 +106,9 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
 	var hash any
 	if pw := l.cell(r, "password").Value; pw != "" {
-		hash = hashPassword(pw)
+		hash = hashPassword(wholeNumber(pw))
 	}
-	return append(vals, hash, errs.value())
+	return append(vals, hash)
 }
 
 // hashPassword returns an argon2id hash in the PHC string format.

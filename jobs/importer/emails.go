@@ -29,8 +29,7 @@ func (p *emailsProfile) prepare(l layout) error {
 	return nil
 }
 
-func (p *emailsProfile) stage(r sheet.Row, l layout) []any {
-	var errs rowErrors
+func (p *emailsProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
 	keyCell := l.cell(r, "external_id")
 	key, code, msg := nutzerfremdnummer(keyCell)
 	if code != "" {
@@ -41,7 +40,7 @@ func (p *emailsProfile) stage(r sheet.Row, l layout) []any {
 	if !ok {
 		errs.add(l.name["email"], mailCell.Value, "invalid_email", "Die E-Mail-Adresse ist ungültig. Erwartet wird genau eine Adresse der Form name@beispiel.de.")
 	}
-	return []any{nullable(key), nullable(addr), errs.value()}
+	return []any{nullable(key), nullable(addr)}
 }
 
 func nullable(s string) any {
