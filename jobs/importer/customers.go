@@ -250,8 +250,8 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changes()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changes()+`)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changed()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changed()+`)
 		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
@@ -259,9 +259,9 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 	return c, nil
 }
 
-// changes is true when a matched row writes at least one new value; an empty cell keeps
+// changed is true when a matched row writes at least one new value; an empty cell keeps
 // the stored value.
-func (p *customersProfile) changes() string {
+func (p *customersProfile) changed() string {
 	var or []string
 	for _, f := range append([]string{"external_id", "email", "login_id"}, customerText...) {
 		or = append(or, fmt.Sprintf("(s.%s IS NOT NULL AND s.%[1]s IS DISTINCT FROM c.%[1]s)", f))
@@ -272,6 +272,29 @@ func (p *customersProfile) changes() string {
 		or = append(or, "NOT ("+quote(p.tag)+" = ANY(c.tags))")
 	}
 	return "(" + strings.Join(or, " OR ") + ")"
+}
+
+func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
+	create := `s.match_id IS NULL`
+	if p.mode == "create" {
+		create = `true`
+	}
+	var parts []string
+	for _, f := range append([]string{"external_id", "email", "login_id"}, customerText...) {
+		parts = append(parts, fieldChange(f))
+	}
+	parts = append(parts, passwordChange)
+	if p.tag != "" {
+		t := quote(p.tag)
+		parts = append(parts, `CASE WHEN c.id IS NULL THEN jsonb_build_object('tags', jsonb_build_object('old', NULL, 'new', jsonb_build_array(`+t+`::text)))
+			WHEN NOT (`+t+` = ANY(c.tags)) THEN jsonb_build_object('tags', jsonb_build_object('old', to_jsonb(c.tags), 'new', to_jsonb(array_append(c.tags, `+t+`::text))))
+			ELSE '{}'::jsonb END`)
+	}
+	return `SELECT s.row_num::bigint AS pos, s.row_num,
+			CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' ELSE 'update' END AS action,
+			` + p.keyValue() + ` AS key, c.id AS customer_id, ` + jsonbConcat(parts) + ` AS changes
+		FROM ` + st + ` s LEFT JOIN customers c ON c.id = s.match_id AND NOT ` + create + `
+		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR ` + p.changed() + `)`, nil
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -309,7 +332,7 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 		set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
-		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changes()+`)`, p.mustReset)
+		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changed()+`)`, p.mustReset)
 	if err != nil {
 		return fmt.Errorf("update customers: %w", err)
 	}

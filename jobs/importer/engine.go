@@ -52,6 +52,9 @@ type profile interface {
 	recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
 	// apply writes the valid staged rows into the account; c is what recheck counted.
 	apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, c store.Counts) error
+	// changes is the query of what the valid staged rows change, row by row, in the
+	// columns of store.ChangeQuery, and its arguments; after recheck, before apply.
+	changes(st string, im store.Import) (query string, args []any)
 }
 
 func newProfile(im store.Import) (profile, error) {
@@ -487,6 +490,11 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 			}
 			return &FileError{Code: "changed_since_preview", Message: fmt.Sprintf(
 				"Seit der Vorschau haben sich die Daten geändert: %d Zeilen lassen sich nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.", counts.Errors)}
+		}
+		// What apply changes, with the values it replaces, kept once the staged rows are gone.
+		query, args := prof.changes(st, im)
+		if err := store.SaveImportChanges(ctx, tx, id, query, args...); err != nil {
+			return err
 		}
 		if err := prof.apply(ctx, tx, st, im, counts); err != nil {
 			return err
