@@ -88,10 +88,51 @@ func TestChangesOfARefusedApply(t *testing.T) {
 	if err := store.ConfirmImport(f.ctx, f.db, im.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.eng.Apply(f.ctx, im.ID); err == nil {
+	err := f.eng.Apply(f.ctx, im.ID)
+	if err == nil {
 		t.Fatal("apply with row errors, not skipping them, succeeded")
+	}
+	// German plurals: "1 fehlerhafte Zeile", not "1 fehlerhafte Zeilen".
+	if msg := err.Error(); !strings.Contains(msg, "1 fehlerhafte Zeile,") {
+		t.Errorf("message %q", msg)
 	}
 	if list, err := store.ImportChanges(f.ctx, f.db, im.ID, store.ChangeFilter{Limit: 100}); err != nil || len(list) != 0 {
 		t.Errorf("changes of a refused apply: %v %+v", err, list)
 	}
+}
+
+func TestChangedSincePreviewPlural(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for i := int64(1); i <= 3; i++ {
+		f.addCustomer(f.acct, map[string]any{"external_id": key(i)})
+	}
+	for _, tc := range []struct {
+		gone int64
+		want string
+	}{{1, "1 Zeile lässt sich nicht mehr"}, {2, "2 Zeilen lassen sich nicht mehr"}} {
+		im := f.preview("emails", "x.csv", csvUTF8("Nutzerfremdnummer;E-Mail", "1;a@x.de", "2;b@x.de", "3;c@x.de"), map[string]string{"email_mode": "overwrite"})
+		if _, err := f.db.ExecContext(f.ctx, `UPDATE customers SET deleted_at = now() WHERE account_id = $1 AND external_id = ANY($2)`,
+			f.acct.ID, pqKeys(tc.gone)); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.ConfirmImport(f.ctx, f.db, im.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.eng.Apply(f.ctx, im.ID); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%d gone: %v", tc.gone, err)
+		}
+		if _, err := f.db.ExecContext(f.ctx, `UPDATE customers SET deleted_at = NULL WHERE account_id = $1`, f.acct.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pqKeys is the keys 1..n as a PostgreSQL text array literal.
+func pqKeys(n int64) string {
+	var ks []string
+	for i := int64(1); i <= n; i++ {
+		ks = append(ks, key(i))
+	}
+	return "{" + strings.Join(ks, ",") + "}"
 }

@@ -486,10 +486,12 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if counts.Errors > 0 && !im.SkipInvalid {
 			if im.Counts != nil && im.Counts.Errors > 0 {
 				return &FileError{Code: "invalid_rows", Message: fmt.Sprintf(
-					"Die Datei enthält %d fehlerhafte Zeilen, und das Überspringen fehlerhafter Zeilen wurde nicht bestätigt. Es wurde nichts geändert.", counts.Errors)}
+					"Die Datei enthält %s, und das Überspringen fehlerhafter Zeilen wurde nicht bestätigt. Es wurde nichts geändert.",
+					plural(counts.Errors, "fehlerhafte Zeile", "fehlerhafte Zeilen"))}
 			}
 			return &FileError{Code: "changed_since_preview", Message: fmt.Sprintf(
-				"Seit der Vorschau haben sich die Daten geändert: %d Zeilen lassen sich nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.", counts.Errors)}
+				"Seit der Vorschau haben sich die Daten geändert: %s nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.",
+				plural(counts.Errors, "Zeile lässt sich", "Zeilen lassen sich"))}
 		}
 		// What apply changes, with the values it replaces, kept once the staged rows are gone.
 		query, args := prof.changes(st, im)
@@ -522,6 +524,14 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update),
 		slog.Int64("restore", counts.Restore), slog.Int64("errors", counts.Errors))
 	return nil
+}
+
+// plural is "1 Zeile" or "n Zeilen": the count with the German singular or plural.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // bulkWorkMem is the sort and hash memory of an import's transaction, on the database
