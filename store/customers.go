@@ -52,13 +52,19 @@ type CustomerFilter struct {
 	Limit      int
 }
 
-// ListCustomers pages through one account's customers by portal_id.
+// ListCustomers pages through one account's customers by portal_id. An external ID of 1
+// to 19 digits finds the customers with exactly that key, or, when there are none, those
+// with its 20-digit form (a Nutzerfremdnummer typed without its leading zeros).
 func ListCustomers(ctx context.Context, db sqlx.QueryerContext, f CustomerFilter) ([]Customer, error) {
 	out := []Customer{}
-	err := sqlx.SelectContext(ctx, db, &out, `SELECT `+customerColumns+`
-		FROM customers c JOIN accounts a ON a.id = c.account_id
+	err := sqlx.SelectContext(ctx, db, &out, `WITH want AS (
+			SELECT CASE WHEN $4 ~ '^[0-9]{1,19}$' AND NOT EXISTS (SELECT 1 FROM customers x
+					WHERE x.account_id = $1 AND (x.deleted_at IS NOT NULL) = $2 AND x.external_id = $4)
+				THEN lpad($4, 20, '0') ELSE $4 END AS external_id)
+		SELECT `+customerColumns+`
+		FROM customers c JOIN accounts a ON a.id = c.account_id, want w
 		WHERE c.account_id = $1 AND (c.deleted_at IS NOT NULL) = $2 AND c.id > $3
-			AND ($4 = '' OR c.external_id = $4)
+			AND ($4 = '' OR c.external_id = w.external_id)
 		ORDER BY c.id LIMIT $5`, f.AccountID, f.Trash, f.After, f.ExternalID, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)

@@ -79,6 +79,32 @@ func scanJSON(src, dst any) error {
 	return json.Unmarshal(b, dst)
 }
 
+// Detected is what the preview found in the file: the profile's columns (by their
+// name) → the header as found in the file, the header row as the user sees it.
+type Detected struct {
+	Format         string            `json:"format"`
+	Sheet          *string           `json:"sheet"`
+	Encoding       *string           `json:"encoding"`
+	Delimiter      *string           `json:"delimiter"`
+	HeaderRow      *int              `json:"header_row"`
+	Columns        map[string]string `json:"columns"`
+	IgnoredColumns []string          `json:"ignored_columns"`
+}
+
+// Scan reads Detected from jsonb.
+func (d *Detected) Scan(src any) error { return scanJSON(src, d) }
+
+// Value stores Detected as jsonb.
+func (d Detected) Value() (driver.Value, error) { return json.Marshal(d) }
+
+// SetImportDetected records what the preview found in the file.
+func SetImportDetected(ctx context.Context, db sqlx.ExecerContext, id string, d Detected) error {
+	if _, err := db.ExecContext(ctx, `UPDATE imports SET detected = $2 WHERE id = $1`, id, d); err != nil {
+		return fmt.Errorf("import %s detected: %w", id, err)
+	}
+	return nil
+}
+
 // Import is one upload on its way through preview, confirm and apply.
 type Import struct {
 	ID          string       `db:"id"`
@@ -94,6 +120,7 @@ type Import struct {
 	RowsRead    int64        `db:"rows_read"`
 	Counts      *Counts      `db:"counts"`
 	Sources     *Sources     `db:"transfer_sources"`
+	Detected    *Detected    `db:"detected"`
 	SkipInvalid bool         `db:"skip_invalid"`
 	Error       *string      `db:"error"`
 	CreatedAt   time.Time    `db:"created_at"`
@@ -123,7 +150,7 @@ func CreateImport(ctx context.Context, db sqlx.ExecerContext, n NewImport) error
 }
 
 const importColumns = `i.id, i.tenant_id, i.account_id, a.name AS account, i.created_by, i.upload_id, i.profile,
-	i.filename, i.options, i.status, i.rows_read, i.counts, i.transfer_sources, i.skip_invalid, i.error,
+	i.filename, i.options, i.status, i.rows_read, i.counts, i.transfer_sources, i.detected, i.skip_invalid, i.error,
 	i.created_at, i.finished_at`
 
 // GetImport returns the tenant's import; another tenant's import is ErrNotFound.

@@ -34,6 +34,9 @@ type importJSON struct {
 	CreatedAt       time.Time     `json:"created_at"`
 	FinishedAt      *time.Time    `json:"finished_at"`
 	TaskID          string        `json:"task_id,omitempty"`
+
+	// Detected is what the preview found in the file (SPEC §3).
+	Detected *store.Detected `json:"detected"`
 }
 
 type progressJSON struct {
@@ -49,6 +52,7 @@ func toImportJSON(im store.Import) importJSON {
 	if im.Sources != nil {
 		out.TransferSources = *im.Sources
 	}
+	out.Detected = im.Detected
 	return out
 }
 

@@ -31,9 +31,6 @@ func newCustomersProfile(o store.Options) *customersProfile {
 		mustReset: o["must_change_password"] == "true"}
 }
 
-// nfnHeaders are the header names that make the external_id a Nutzerfremdnummer.
-var nfnHeaders = []string{"Nutzerfremdnummer", "Nutzer-Fremdnummer", "User foreign number"}
-
 // customerText are the free-text fields, staged and stored under the same names.
 var customerText = []string{"salutation", "first_name", "last_name", "company", "street", "zip", "city", "phone"}
 
@@ -53,10 +50,7 @@ func (p *customersProfile) prepare(l layout) error {
 		return &FileError{Code: "bad_option", Message: "Der Transfer von Kunden aus anderen Benutzerkonten (transfer=" + p.transfer + ") ist in dieser Version noch nicht verfügbar."}
 	}
 	p.names = l.name
-	p.nfn = false
-	for _, h := range nfnHeaders {
-		p.nfn = p.nfn || normalizeHeader(l.name["external_id"]) == normalizeHeader(h)
-	}
+	p.nfn = isNFNHeader(l.name["external_id"])
 	if p.mode != "create" {
 		for _, k := range strings.Split(p.keys, ",") {
 			if !l.has(k) {
@@ -74,9 +68,8 @@ func (p *customersProfile) name(field string) string {
 	return field
 }
 
-func (p *customersProfile) stage(r sheet.Row, l layout) []any {
-	var errs rowErrors
-	vals := make([]any, 0, 14)
+func (p *customersProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
+	vals := make([]any, 0, 13)
 
 	ext := l.cell(r, "external_id")
 	key, code, msg := textKey(ext)
@@ -90,7 +83,7 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 
 	var portalID any
 	if c := l.cell(r, "portal_id"); strings.TrimSpace(c.Value) != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(c.Value), 10, 64)
+		id, err := strconv.ParseInt(wholeNumber(strings.TrimSpace(c.Value)), 10, 64)
 		if err != nil || id <= 0 {
 			errs.add(p.name("portal_id"), c.Value, "invalid_key", "Die Portal ID muss eine ganze Zahl sein, wie sie das Portal vergeben hat.")
 		} else {
@@ -99,6 +92,10 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 	}
 	vals = append(vals, portalID)
 	for _, f := range customerText {
+		if f == "zip" {
+			vals = append(vals, numberText(l.cell(r, f)))
+			continue
+		}
 		vals = append(vals, text(l.cell(r, f)))
 	}
 	mc := l.cell(r, "email")
@@ -109,9 +106,9 @@ func (p *customersProfile) stage(r sheet.Row, l layout) []any {
 	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
 	var hash any
 	if pw := l.cell(r, "password").Value; pw != "" {
-		hash = hashPassword(pw)
+		hash = hashPassword(wholeNumber(pw))
 	}
-	return append(vals, hash, errs.value())
+	return append(vals, hash)
 }
 
 // hashPassword returns an argon2id hash in the PHC string format.
@@ -253,8 +250,8 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changes()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changes()+`)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changed()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changed()+`)
 		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
@@ -262,9 +259,9 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 	return c, nil
 }
 
-// changes is true when a matched row writes at least one new value; an empty cell keeps
+// changed is true when a matched row writes at least one new value; an empty cell keeps
 // the stored value.
-func (p *customersProfile) changes() string {
+func (p *customersProfile) changed() string {
 	var or []string
 	for _, f := range append([]string{"external_id", "email", "login_id"}, customerText...) {
 		or = append(or, fmt.Sprintf("(s.%s IS NOT NULL AND s.%[1]s IS DISTINCT FROM c.%[1]s)", f))
@@ -275,6 +272,29 @@ func (p *customersProfile) changes() string {
 		or = append(or, "NOT ("+quote(p.tag)+" = ANY(c.tags))")
 	}
 	return "(" + strings.Join(or, " OR ") + ")"
+}
+
+func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
+	create := `s.match_id IS NULL`
+	if p.mode == "create" {
+		create = `true`
+	}
+	var parts []string
+	for _, f := range append([]string{"external_id", "email", "login_id"}, customerText...) {
+		parts = append(parts, fieldChange(f))
+	}
+	parts = append(parts, passwordChange)
+	if p.tag != "" {
+		t := quote(p.tag)
+		parts = append(parts, `CASE WHEN c.id IS NULL THEN jsonb_build_object('tags', jsonb_build_object('old', NULL, 'new', jsonb_build_array(`+t+`::text)))
+			WHEN NOT (`+t+` = ANY(c.tags)) THEN jsonb_build_object('tags', jsonb_build_object('old', to_jsonb(c.tags), 'new', to_jsonb(array_append(c.tags, `+t+`::text))))
+			ELSE '{}'::jsonb END`)
+	}
+	return `SELECT s.row_num::bigint AS pos, s.row_num,
+			CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' ELSE 'update' END AS action,
+			` + p.keyValue() + ` AS key, c.id AS customer_id, ` + jsonbConcat(parts) + ` AS changes
+		FROM ` + st + ` s LEFT JOIN customers c ON c.id = s.match_id AND NOT ` + create + `
+		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR ` + p.changed() + `)`, nil
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -312,7 +332,7 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 		set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
-		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changes()+`)`, p.mustReset)
+		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changed()+`)`, p.mustReset)
 	if err != nil {
 		return fmt.Errorf("update customers: %w", err)
 	}

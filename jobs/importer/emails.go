@@ -29,8 +29,7 @@ func (p *emailsProfile) prepare(l layout) error {
 	return nil
 }
 
-func (p *emailsProfile) stage(r sheet.Row, l layout) []any {
-	var errs rowErrors
+func (p *emailsProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
 	keyCell := l.cell(r, "external_id")
 	key, code, msg := nutzerfremdnummer(keyCell)
 	if code != "" {
@@ -41,7 +40,7 @@ func (p *emailsProfile) stage(r sheet.Row, l layout) []any {
 	if !ok {
 		errs.add(l.name["email"], mailCell.Value, "invalid_email", "Die E-Mail-Adresse ist ungültig. Erwartet wird genau eine Adresse der Form name@beispiel.de.")
 	}
-	return []any{nullable(key), nullable(addr), errs.value()}
+	return []any{nullable(key), nullable(addr)}
 }
 
 func nullable(s string) any {
@@ -75,8 +74,8 @@ func (p *emailsProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im 
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND s.email IS NULL),
-			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND s.email IS NOT NULL AND NOT `+p.changes()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND `+p.changes()+`)
+			count(*) FILTER (WHERE s.errs IS NULL AND c.id IS NOT NULL AND s.email IS NOT NULL AND NOT `+p.changed()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND `+p.changed()+`)
 		FROM `+st+` s LEFT JOIN customers c ON `+liveMatch, im.AccountID).Scan(&c.Errors, &unknown, &c.Skip, &c.Unchanged, &c.Update)
 	if err != nil {
 		return store.Counts{}, fmt.Errorf("count emails import: %w", err)
@@ -101,9 +100,9 @@ func (p *emailsProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im 
 	return c, nil
 }
 
-// changes is true for a staged row that writes a new address. fill_empty writes only
+// changed is true for a staged row that writes a new address. fill_empty writes only
 // where the customer has none (an empty string counts as none).
-func (p *emailsProfile) changes() string {
+func (p *emailsProfile) changed() string {
 	cond := `s.email IS NOT NULL AND c.id IS NOT NULL AND c.email IS DISTINCT FROM s.email`
 	if p.mode != "overwrite" {
 		cond += ` AND (c.email IS NULL OR c.email = '')`
@@ -113,7 +112,7 @@ func (p *emailsProfile) changes() string {
 
 func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, counts store.Counts) error {
 	res, err := tx.ExecContext(ctx, `UPDATE customers c SET email = s.email, updated_at = now()
-		FROM `+st+` s WHERE s.errs IS NULL AND `+liveMatch+` AND `+p.changes(), im.AccountID)
+		FROM `+st+` s WHERE s.errs IS NULL AND `+liveMatch+` AND `+p.changed(), im.AccountID)
 	if err != nil {
 		return fmt.Errorf("apply emails: %w", err)
 	}
@@ -121,6 +120,13 @@ func (p *emailsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im st
 		return fmt.Errorf("apply emails: updated %d rows, counted %d", n, counts.Update)
 	}
 	return nil
+}
+
+func (p *emailsProfile) changes(st string, im store.Import) (string, []any) {
+	return `SELECT s.row_num::bigint AS pos, s.row_num, 'update'::text AS action, s.external_id AS key, c.id AS customer_id,
+			jsonb_build_object('email', jsonb_build_object('old', c.email, 'new', s.email)) AS changes
+		FROM ` + st + ` s JOIN customers c ON ` + liveMatch + `
+		WHERE s.errs IS NULL AND ` + p.changed(), []any{im.AccountID}
 }
 
 // markDuplicates marks every row after the first with the same value of expr (over the

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -37,8 +38,9 @@ type profile interface {
 	stagingColumns() []string
 	// layout checks the header (or columns=) and returns the column positions.
 	prepare(l layout) error
-	// stage validates a row and returns the values for the staging columns.
-	stage(r sheet.Row, l layout) []any
+	// stage validates a row, adding its problems to errs, and returns the values for
+	// the staging columns but the last (errs).
+	stage(r sheet.Row, l layout, errs *rowErrors) []any
 	// uniqueColumn is the position among stage's values of the key that must be unique
 	// in the file, watched while loading (see dupFilter); -1 for none.
 	uniqueColumn() int
@@ -50,6 +52,9 @@ type profile interface {
 	recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error)
 	// apply writes the valid staged rows into the account; c is what recheck counted.
 	apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, c store.Counts) error
+	// changes is the query of what the valid staged rows change, row by row, in the
+	// columns of store.ChangeQuery, and its arguments; after recheck, before apply.
+	changes(st string, im store.Import) (query string, args []any)
 }
 
 func newProfile(im store.Import) (profile, error) {
@@ -104,19 +109,16 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 	var l layout
 	if im.Options["header"] == "false" {
 		l, err = columnsByPosition(im.Profile, im.Options["columns"])
+		err = asFileError(err)
 	} else {
-		var header sheet.Row
-		header, err = rd.Next()
-		if errors.Is(err, io.EOF) {
-			return im, &FileError{Code: "empty_file", Message: "Die Datei enthält keine Zeilen."}
-		}
-		if err != nil {
-			return im, fileError(err)
-		}
-		l, err = layoutFromHeader(im.Profile, header)
+		l, err = findHeader(rd, im.Profile, requiredFields(im))
+	}
+	// What was found is kept also when the file is refused: it shows why.
+	if derr := store.SetImportDetected(ctx, e.DB, id, detectedOf(im, rd, l)); derr != nil {
+		return im, derr
 	}
 	if err != nil {
-		return im, asFileError(err)
+		return im, err
 	}
 	if err := prof.prepare(l); err != nil {
 		return im, err
@@ -160,6 +162,11 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		} else if err != nil {
 			return err
 		}
+		// Read to the end, the reader knows the encoding for sure. (Written only now: the
+		// import's row stays unlocked until here, so a cancel lands at once.)
+		if err := store.SetImportDetected(ctx, tx, id, detectedOf(im, rd, l)); err != nil {
+			return err
+		}
 		return store.SetImportCounts(ctx, tx, id, store.ImportPreviewed, rowsRead, counts, nil)
 	})
 	if err != nil {
@@ -174,7 +181,7 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 func (e *Engine) open(ctx context.Context, im store.Import) (sheet.Reader, func(), error) {
 	src := store.OpenUpload(ctx, e.DB, *im.UploadID)
 	opts := sheet.Options{Sheet: im.Options["sheet"], Delimiter: im.Options["delimiter"], Encoding: im.Options["encoding"]}
-	if strings.HasSuffix(strings.ToLower(im.Filename), ".csv") {
+	if isCSV(im.Filename) {
 		rd, err := sheet.OpenCSV(src, opts)
 		if err != nil {
 			return nil, nil, fileError(err)
@@ -288,7 +295,7 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 			for rows := range raw {
 				out := make([][]any, len(rows))
 				for i, r := range rows {
-					out[i] = append([]any{r.Num}, prof.stage(r, l)...)
+					out[i] = stageRow(prof, r, l)
 				}
 				select {
 				case staged <- out:
@@ -340,6 +347,100 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 	return n, filter, e.progress(ctx, id, n)
 }
 
+// stageRow is the row's values for COPY: its number, what the profile stages and its
+// errors, the cells' own problems first.
+func stageRow(prof profile, r sheet.Row, l layout) []any {
+	var errs rowErrors
+	checkCells(r, l, &errs)
+	vals := append([]any{r.Num}, prof.stage(r, l, &errs)...)
+	return append(vals, errs.value())
+}
+
+// maxCellChars is what an Excel cell holds at most.
+const maxCellChars = 32767
+
+// checkCells reports the cells no spreadsheet cell can hold: a NUL byte (removed from
+// the cell, as PostgreSQL text cannot hold it) or more than Excel's 32,767 characters.
+func checkCells(r sheet.Row, l layout, errs *rowErrors) {
+	for i := range r.Cells {
+		v := r.Cells[i].Value
+		if strings.IndexByte(v, 0) >= 0 {
+			v = strings.ReplaceAll(v, "\x00", "")
+			r.Cells[i].Value = v
+			errs.add(l.columnName(i), shorten(v), "nul_byte",
+				"Die Zelle enthält ein Nullzeichen (NUL), das in keiner Tabellenzelle stehen darf. Bitte entfernen Sie es oder speichern Sie die Datei in Excel erneut.")
+		}
+		if len(v) > maxCellChars && utf8.RuneCountInString(v) > maxCellChars {
+			errs.add(l.columnName(i), shorten(v), "cell_too_long",
+				"Die Zelle enthält mehr als 32.767 Zeichen, mehr als eine Excel-Zelle fassen kann. Bitte kürzen Sie den Inhalt.")
+		}
+	}
+}
+
+// shorten cuts a long value for an error report.
+func shorten(v string) string {
+	const keep = 100
+	if utf8.RuneCountInString(v) <= keep {
+		return v
+	}
+	return string([]rune(v)[:keep]) + "…"
+}
+
+// requiredFields are the fields a header must hold: the profile's required columns,
+// and the keys the customers profile matches by.
+func requiredFields(im store.Import) []string {
+	var out []string
+	for _, c := range profileColumns[im.Profile] {
+		if c.required {
+			out = append(out, c.field)
+		}
+	}
+	if im.Profile == ProfileCustomers && im.Options["mode"] != "create" {
+		out = append(out, strings.Split(im.Options["keys"], ",")...)
+	}
+	return out
+}
+
+// detectedOf is what the preview found in the file, for the user to see.
+func detectedOf(im store.Import, rd sheet.Reader, l layout) store.Detected {
+	found := sheet.Describe(rd)
+	d := store.Detected{Format: "xlsx", Columns: map[string]string{}, IgnoredColumns: []string{}}
+	if isCSV(im.Filename) {
+		d.Format = "csv"
+	}
+	orNull := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	if d.Format == "xlsx" {
+		if found.Sheet == "" {
+			found.Sheet = im.Options["sheet"]
+		}
+		d.Sheet = orNull(found.Sheet)
+	} else {
+		d.Encoding, d.Delimiter = orNull(found.Encoding), orNull(found.Delimiter)
+	}
+	if l.headerRow > 0 {
+		d.HeaderRow = &l.headerRow
+	}
+	for _, c := range profileColumns[im.Profile] {
+		if i, ok := l.pos[c.field]; ok {
+			d.Columns[c.names[0]] = l.name[c.field]
+			if l.headerRow == 0 {
+				d.Columns[c.names[0]] = "Spalte " + columnLetter(i)
+			}
+		}
+	}
+	if l.ignored != nil {
+		d.IgnoredColumns = l.ignored
+	}
+	return d
+}
+
+func isCSV(filename string) bool { return strings.HasSuffix(strings.ToLower(filename), ".csv") }
+
 // progress writes rows_read outside the preview's transaction, so it is visible while
 // the preview runs, and notices a cancel.
 func (e *Engine) progress(ctx context.Context, id string, n int64) error {
@@ -385,10 +486,17 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if counts.Errors > 0 && !im.SkipInvalid {
 			if im.Counts != nil && im.Counts.Errors > 0 {
 				return &FileError{Code: "invalid_rows", Message: fmt.Sprintf(
-					"Die Datei enthält %d fehlerhafte Zeilen, und das Überspringen fehlerhafter Zeilen wurde nicht bestätigt. Es wurde nichts geändert.", counts.Errors)}
+					"Die Datei enthält %s, und das Überspringen fehlerhafter Zeilen wurde nicht bestätigt. Es wurde nichts geändert.",
+					plural(counts.Errors, "fehlerhafte Zeile", "fehlerhafte Zeilen"))}
 			}
 			return &FileError{Code: "changed_since_preview", Message: fmt.Sprintf(
-				"Seit der Vorschau haben sich die Daten geändert: %d Zeilen lassen sich nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.", counts.Errors)}
+				"Seit der Vorschau haben sich die Daten geändert: %s nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.",
+				plural(counts.Errors, "Zeile lässt sich", "Zeilen lassen sich"))}
+		}
+		// What apply changes, with the values it replaces, kept once the staged rows are gone.
+		query, args := prof.changes(st, im)
+		if err := store.SaveImportChanges(ctx, tx, id, query, args...); err != nil {
+			return err
 		}
 		if err := prof.apply(ctx, tx, st, im, counts); err != nil {
 			return err
@@ -416,6 +524,14 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update),
 		slog.Int64("restore", counts.Restore), slog.Int64("errors", counts.Errors))
 	return nil
+}
+
+// plural is "1 Zeile" or "n Zeilen": the count with the German singular or plural.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // bulkWorkMem is the sort and hash memory of an import's transaction, on the database

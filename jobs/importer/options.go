@@ -36,7 +36,7 @@ type option struct {
 var commonOptions = []option{
 	{name: "sheet"},
 	{name: "delimiter", allowed: []string{"auto", ";", ",", "tab", "|"}, def: "auto"},
-	{name: "encoding", allowed: []string{"auto", "utf-8", "windows-1252"}, def: "auto"},
+	{name: "encoding", allowed: []string{"auto", "utf-8", "utf-16", "windows-1252"}, def: "auto"},
 	{name: "header", allowed: []string{"true", "false"}, def: "true"},
 	{name: "columns"},
 	{name: "auto_confirm", allowed: []string{"true", "false"}, def: "false"},

@@ -35,17 +35,44 @@ func (e rowErrors) value() any {
 // keyDigits is the length of a Nutzerfremdnummer.
 const keyDigits = 20
 
-// nutzerfremdnummer normalises a 20-digit key: spaces removed, 1 to 20 digits padded with
+// exactDigits is how many significant digits a spreadsheet number keeps: Excel stores
+// numbers as doubles and shows at most 15 digits exactly, so a number cell with more
+// has been rounded even when it shows every digit.
+const exactDigits = 15
+
+const keyNotTextNFN = "Die Nutzerfremdnummer wurde von Excel als Zahl gespeichert und dabei verändert. Bitte formatieren Sie die Spalte als Text und geben Sie die Nummer mit allen Ziffern (auch führenden Nullen) ein."
+
+// nutzerfremdnummer normalises a 20-digit key: spaces removed, a whole number written
+// with a zero fraction (31001.0) taken as that number, 1 to 20 digits padded with
 // leading zeros. It returns an error code and message when the value cannot be a key.
 func nutzerfremdnummer(c sheet.Cell) (key, code, msg string) {
-	v := strings.Join(strings.Fields(c.Value), "")
+	v := wholeNumber(strings.Join(strings.Fields(c.Value), ""))
 	if mangled(v) {
-		return "", "key_not_text", "Die Nutzerfremdnummer wurde von Excel als Zahl gespeichert und dabei verändert. Bitte formatieren Sie die Spalte als Text und geben Sie die Nummer mit allen Ziffern (auch führenden Nullen) ein."
+		return "", "key_not_text", keyNotTextNFN
 	}
 	if v == "" || len(v) > keyDigits || strings.Trim(v, "0123456789") != "" {
 		return "", "invalid_key", fmt.Sprintf("Die Nutzerfremdnummer muss aus 1 bis %d Ziffern bestehen.", keyDigits)
 	}
+	if c.Kind == sheet.Number && rounded(v) {
+		return "", "key_not_text", keyNotTextNFN
+	}
 	return strings.Repeat("0", keyDigits-len(v)) + v, "", ""
+}
+
+// rounded says whether a number cell's digits are more than a spreadsheet number keeps.
+func rounded(digits string) bool {
+	return len(strings.TrimLeft(digits, "0")) > exactDigits
+}
+
+// wholeNumber turns a whole number written with a zero fraction, as POI, SheetJS and
+// pandas write them ("31001.0"), into the number ("31001"); any other value is returned
+// as it is.
+func wholeNumber(v string) string {
+	dot := strings.IndexByte(v, '.')
+	if dot <= 0 || dot == len(v)-1 || strings.Trim(v[:dot], "0123456789") != "" || strings.Trim(v[dot+1:], "0") != "" {
+		return v
+	}
+	return v[:dot]
 }
 
 // mangled says whether a key looks like a number Excel has converted: E-notation or a
@@ -64,11 +91,13 @@ func mangled(v string) bool {
 	return false
 }
 
-// textKey normalises a free-form key (an ERP customer number): trimmed; a number Excel
-// has mangled is refused like a Nutzerfremdnummer.
+// textKey normalises a free-form key (an ERP customer number), kept as typed: trimmed,
+// a whole number written with a zero fraction taken as that number; a number Excel has
+// mangled (E-notation, a fraction, more digits than a number keeps) is refused like a
+// Nutzerfremdnummer.
 func textKey(c sheet.Cell) (key, code, msg string) {
-	v := strings.TrimSpace(c.Value)
-	if c.Kind == sheet.Number && mangled(v) {
+	v := wholeNumber(strings.TrimSpace(c.Value))
+	if c.Kind == sheet.Number && (mangled(v) || strings.Trim(v, "0123456789") == "" && rounded(v)) {
 		return "", "key_not_text", "Der Schlüssel wurde von Excel als Zahl gespeichert und dabei verändert. Bitte formatieren Sie die Spalte als Text."
 	}
 	return v, "", ""
@@ -94,10 +123,20 @@ func email(c sheet.Cell) (addr string, ok bool) {
 }
 
 // text is an optional free-text cell: trimmed; empty is NULL (leave the stored value).
+// A number cell written with a zero fraction is the whole number.
 func text(c sheet.Cell) any {
 	v := strings.TrimSpace(c.Value)
+	if c.Kind == sheet.Number {
+		v = wholeNumber(v)
+	}
 	if v == "" {
 		return nil
 	}
 	return v
+}
+
+// numberText is text for the columns that hold numbers typed as text (zip): a zero
+// fraction is dropped whatever the cell's type, as CSV exports of pandas write it.
+func numberText(c sheet.Cell) any {
+	return text(sheet.Cell{Kind: sheet.Number, Value: c.Value})
 }

@@ -86,7 +86,28 @@ type Reader interface {
 type Options struct {
 	Sheet     string // xlsx: sheet name; "" = first sheet
 	Delimiter string // csv: "auto" (or "") | ";" | "," | "tab" | "|"
-	Encoding  string // csv: "auto" (or "") | "utf-8" | "windows-1252"
+	Encoding  string // csv: "auto" (or "") | "utf-8" | "utf-16" | "windows-1252"
+}
+
+// Detected is what a reader found out about its file, for the user to see.
+type Detected struct {
+	Format    string // "csv" or "xlsx"; "" when the reader does not say
+	Sheet     string // xlsx: the sheet read
+	Encoding  string // csv: "utf-8", "utf-16" or "windows-1252"
+	Delimiter string // csv: ";", ",", "tab" or "|"
+}
+
+// Describe returns what r found out about its file, as far as its reader tells (a
+// reader says so with a method Detected() Detected). Asked after the last row, it
+// includes what only reading showed (a late switch to Windows-1252).
+func Describe(r Reader) Detected {
+	if p, ok := r.(*prefetched); ok {
+		r = p.Reader
+	}
+	if d, ok := r.(interface{ Detected() Detected }); ok {
+		return d.Detected()
+	}
+	return Detected{}
 }
 
 // FileError codes.
