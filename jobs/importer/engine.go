@@ -403,7 +403,7 @@ func requiredFields(im store.Import) []string {
 
 // detectedOf is what the preview found in the file, for the user to see.
 func detectedOf(im store.Import, rd sheet.Reader, l layout) store.Detected {
-	found := sheet.Describe(rd)
+	found := rd.Detected()
 	d := store.Detected{Format: "xlsx", Columns: map[string]string{}, IgnoredColumns: []string{}}
 	if isCSV(im.Filename) {
 		d.Format = "csv"
@@ -415,9 +415,6 @@ func detectedOf(im store.Import, rd sheet.Reader, l layout) store.Detected {
 		return &s
 	}
 	if d.Format == "xlsx" {
-		if found.Sheet == "" {
-			found.Sheet = im.Options["sheet"]
-		}
 		d.Sheet = orNull(found.Sheet)
 	} else {
 		d.Encoding, d.Delimiter = orNull(found.Encoding), orNull(found.Delimiter)

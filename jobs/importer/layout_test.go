@@ -53,13 +53,13 @@ func TestHeaderBelowTitleRows(t *testing.T) {
 	x := xlsxFile(t, [][]any{{"Nutzerliste 2026"}, nil, {"Konto", "huber"}, {"E-Mail", "User foreign number"}, {"a@x.de", key(1)}})
 	im = f.preview("emails", "liste.xlsx", x, map[string]string{"email_mode": "overwrite"})
 	wantCounts(t, "xlsx", im.Counts, store.Counts{Rows: 1, Update: 1})
-	want = `{"format":"xlsx","sheet":null,"encoding":null,"delimiter":null,"header_row":4,` +
+	want = `{"format":"xlsx","sheet":"Sheet1","encoding":null,"delimiter":null,"header_row":4,` +
 		`"columns":{"E-Mail":"E-Mail","Nutzerfremdnummer":"User foreign number"},"ignored_columns":[]}`
 	if got := detectedJSON(t, im.Detected); got != want {
 		t.Errorf("detected\n got %s\nwant %s", got, want)
 	}
 	im = f.preview("emails", "liste.xlsx", x, map[string]string{"sheet": "sheet1"})
-	if im.Detected.Sheet == nil || !strings.EqualFold(*im.Detected.Sheet, "Sheet1") {
+	if im.Detected.Sheet == nil || *im.Detected.Sheet != "Sheet1" {
 		t.Errorf("sheet %v", im.Detected.Sheet)
 	}
 

@@ -17,7 +17,7 @@ func describe(t *testing.T, in []byte, opts Options) Detected {
 		t.Fatalf("OpenCSV: %v", err)
 	}
 	readAll(t, r)
-	return Describe(r)
+	return r.Detected()
 }
 
 // A title or account line above the table does not decide the delimiter.

@@ -80,6 +80,10 @@ type Reader interface {
 	Next() (Row, error)
 	// Close releases the file and any temp files.
 	Close() error
+	// Detected says what the reader found out about its file, for the user to see.
+	// Asked after the last row, it includes what only reading showed (a late switch
+	// to Windows-1252).
+	Detected() Detected
 }
 
 // Options selects what to read and how.
@@ -95,19 +99,6 @@ type Detected struct {
 	Sheet     string // xlsx: the sheet read
 	Encoding  string // csv: "utf-8", "utf-16" or "windows-1252"
 	Delimiter string // csv: ";", ",", "tab" or "|"
-}
-
-// Describe returns what r found out about its file, as far as its reader tells (a
-// reader says so with a method Detected() Detected). Asked after the last row, it
-// includes what only reading showed (a late switch to Windows-1252).
-func Describe(r Reader) Detected {
-	if p, ok := r.(*prefetched); ok {
-		r = p.Reader
-	}
-	if d, ok := r.(interface{ Detected() Detected }); ok {
-		return d.Detected()
-	}
-	return Detected{}
 }
 
 // FileError codes.

@@ -491,3 +491,6 @@ func (x *xlsxReader) Close() error {
 	})
 	return x.closeErr
 }
+
+// Detected names the worksheet the reader reads.
+func (x *xlsxReader) Detected() Detected { return Detected{Format: "xlsx", Sheet: x.sheetName} }
