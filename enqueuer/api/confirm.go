@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +58,11 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	if err != nil {
 		return err
 	}
-	out := toImportJSON(im)
+	list, err := s.importsJSON(ctx, caller, im)
+	if err != nil {
+		return err
+	}
+	out := list[0]
 	out.TaskID = apply.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
@@ -107,45 +110,10 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toImportJSON(im))
-	return nil
-}
-
-// importErrors lists the row errors, as JSON or as formula-safe CSV.
-func (s *Server) importErrors(w http.ResponseWriter, r *http.Request, caller store.Account) error {
-	ctx := r.Context()
-	im, err := s.loadImport(r, caller)
+	out, err := s.importsJSON(ctx, caller, im)
 	if err != nil {
 		return err
 	}
-	rows, err := store.ImportErrors(ctx, s.db, im.ID)
-	if err != nil {
-		return err
-	}
-	if r.URL.Query().Get("format") != "csv" {
-		writeJSON(w, http.StatusOK, rows)
-		return nil
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="import-`+im.ID+`-fehler.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"row", "column", "value", "code", "message"})
-	for _, e := range rows {
-		cw.Write([]string{strconv.Itoa(e.Row), safeCell(e.Column), safeCell(e.Value), e.Code, safeCell(e.Message)})
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		// The answer has begun; all that is left is to say why it broke off.
-		s.log.WarnContext(ctx, "error report cut off", slog.String("import_id", im.ID),
-			slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Any("err", err))
-	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
-}
-
-// safeCell neutralises a cell a spreadsheet would run as a formula.
-func safeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
