@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"portalwerk/jobs"
+	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
 
@@ -33,11 +34,11 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return err
 	}
 	if im.Status != store.ImportPreviewed {
-		return Conflict("Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „" + string(im.Status) + "“.")
+		return Conflict("Nur ein Import im Status " + inStatus(store.ImportPreviewed) + " kann bestätigt werden; dieser ist im Status " + inStatus(im.Status) + ".")
 	}
 	if im.Counts != nil && im.Counts.Errors > 0 && !skip {
-		return Conflict("Die Vorschau hat " + strconv.FormatInt(im.Counts.Errors, 10) +
-			" fehlerhafte Zeilen gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
+		return Conflict("Die Vorschau hat " + plural(im.Counts.Errors, "fehlerhafte Zeile", "fehlerhafte Zeilen") +
+			" gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
 	}
 	if err := store.ConfirmImport(ctx, s.db, im.ID, skip); errors.Is(err, store.ErrConflict) {
 		return Conflict("Der Import wurde inzwischen geändert; bitte laden Sie ihn neu.")
@@ -99,10 +100,17 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	}
 	err = store.MoveImport(ctx, s.db, im.ID, store.ImportCancelled, store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed)
 	if errors.Is(err, store.ErrConflict) {
-		return Conflict("Ein Import im Status „" + string(im.Status) + "“ kann nicht mehr abgebrochen werden.")
+		return Conflict("Ein Import im Status " + inStatus(im.Status) + " kann nicht mehr abgebrochen werden.")
 	}
 	if err != nil {
 		return err
+	}
+	// The staging table of a preview can go at once (a preview still running has not
+	// committed one: it notices the cancel and rolls back). Should the drop not get
+	// through, the hourly purge takes the table.
+	if err := importer.DropStaging(ctx, s.db, im.ID); err != nil {
+		s.log.WarnContext(ctx, "staging table of a cancelled import stays until the purge", slog.String("import_id", im.ID),
+			slog.Int64("tenant_id", caller.TenantID), slog.Any("err", err))
 	}
 	s.log.InfoContext(ctx, "import cancelled", slog.String("import_id", im.ID),
 		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant))

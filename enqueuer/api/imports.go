@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -138,8 +139,10 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	})
 	switch {
 	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
-		return &Error{http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20)}
+		return &Error{http.StatusRequestEntityTooLarge, "Die Datei ist zu groß: erlaubt sind höchstens " + readableBytes(s.cfg.UploadMaxBytes) + "."}
 	case errors.Is(err, errBadRequest):
+		s.log.InfoContext(ctx, "upload cut off or malformed", slog.Int64("tenant_id", caller.TenantID),
+			slog.String("tenant", caller.Tenant), slog.Any("err", err))
 		return BadRequest("Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
 	case err != nil:
 		return err
@@ -177,7 +180,9 @@ func requestError(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) {
+	// A body cut off (the client went away, or never sent the closing boundary) is the
+	// client's problem, never a failure of ours.
+	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 		return fmt.Errorf("%w: %v", errBadRequest, err)
 	}
 	return err
