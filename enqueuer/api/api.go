@@ -46,6 +46,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /v1/imports/{id}/confirm", s.auth(s.admin("Importe bestätigen", s.confirmImport)))
 	mux.Handle("POST /v1/imports/{id}/cancel", s.auth(s.admin("Importe abbrechen", s.cancelImport)))
 	mux.Handle("GET /v1/imports/{id}/errors", s.auth(s.importErrors))
+	mux.Handle("GET /v1/import-templates/{profile}", s.auth(s.importTemplate))
 	mux.Handle("GET /v1/customers", s.auth(s.listCustomers))
 	mux.Handle("GET /v1/customers/{portal_id}", s.auth(s.getCustomer))
 }
