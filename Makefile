@@ -31,6 +31,10 @@ $(TEST_TARGETS): export TEST_REDIS_ADDR ?= 127.0.0.1:6379
 
 SERVICES := bash .ci/services.sh
 
+# The database named in DATABASE_URL (postgres://user@host:port/NAME?…), which run and
+# migrate create on the local PostgreSQL when it is missing.
+DB_NAME = $$(printf '%s' "$$DATABASE_URL" | sed -E 's|^[a-z]+://[^/]*/([^?]*).*$$|\1|')
+
 .PHONY: help run test build migrate vet bench
 .DEFAULT_GOAL := help
 
@@ -46,12 +50,12 @@ run: build
 	@echo 'make run: the ops login defaults to ops/ops (OPS_USER/OPS_PASSWORD): development credentials only.' >&2
 	@echo "make run: mail goes to $$MAIL_URL; Ctrl-C stops everything." >&2
 	@mkdir -p var/outbox
-	@$(SERVICES) run --createdb portalwerk -- \
+	@$(SERVICES) run --createdb "$(DB_NAME)" -- \
 		bash -c './bin/enqueuer migrate && exec bash .ci/procfile.sh Procfile'
 
 migrate: build
 	@$(SERVICES) up
-	@$(SERVICES) createdb portalwerk
+	@$(SERVICES) createdb "$(DB_NAME)"
 	./bin/enqueuer migrate
 
 test:

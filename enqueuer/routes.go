@@ -7,10 +7,11 @@ import (
 	"portalwerk/enqueuer/ops"
 )
 
-// routes mounts every area on one mux: the operations endpoints and the staff API.
+// routes mounts every area on one mux: the operations endpoints and the staff API;
+// every request is counted, timed and logged once.
 func routes(opsSrv *ops.Server, apiSrv *api.Server) http.Handler {
 	mux := http.NewServeMux()
 	opsSrv.Mount(mux)
 	apiSrv.Mount(mux)
-	return mux
+	return opsSrv.Instrument(mux)
 }

@@ -105,3 +105,17 @@ func AccountByName(ctx context.Context, db sqlx.QueryerContext, tenantID int64, 
 func accountWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Account, error) {
 	return getOne[Account](ctx, db, "get account", `SELECT `+accountColumns+` FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE `+where, args...)
 }
+
+// ListAccounts lists the tenant's accounts by name; a tenant that does not exist is
+// ErrNotFound.
+func ListAccounts(ctx context.Context, db sqlx.QueryerContext, tenant string) ([]Account, error) {
+	if _, err := getOne[int64](ctx, db, "get tenant "+tenant, `SELECT id FROM tenants WHERE slug = $1`, tenant); err != nil {
+		return nil, err
+	}
+	out := []Account{}
+	if err := sqlx.SelectContext(ctx, db, &out, `SELECT `+accountColumns+` FROM accounts a JOIN tenants t ON t.id = a.tenant_id
+		WHERE t.slug = $1 ORDER BY a.name`, tenant); err != nil {
+		return nil, fmt.Errorf("list accounts of %s: %w", tenant, err)
+	}
+	return out, nil
+}

@@ -358,3 +358,43 @@ func StaleImports(ctx context.Context, db sqlx.QueryerContext, tenantID int64, b
 	}
 	return out, nil
 }
+
+// ImportFilter selects a page of a tenant's imports, newest first.
+type ImportFilter struct {
+	TenantID  int64
+	AccountID int64        // 0 = every account of the tenant
+	Status    ImportStatus // "" = any
+	Profile   string       // "" = any
+	After     string       // the id of the last import of the previous page; "" = from the newest
+	Limit     int
+}
+
+// ListImports pages through the tenant's imports newest first, by (created_at, id). An
+// After that names no import of the tenant is ErrNotFound.
+func ListImports(ctx context.Context, db sqlx.QueryerContext, f ImportFilter) ([]Import, error) {
+	cursor := `true`
+	args := []any{f.TenantID, f.AccountID, f.Status, f.Profile, f.Limit}
+	if f.After != "" {
+		if !ValidID(f.After) {
+			return nil, fmt.Errorf("list imports after %q: %w", f.After, ErrNotFound)
+		}
+		var exists bool
+		if err := sqlx.GetContext(ctx, db, &exists, `SELECT EXISTS (SELECT 1 FROM imports WHERE tenant_id = $1 AND id = $2)`, f.TenantID, f.After); err != nil {
+			return nil, fmt.Errorf("list imports: %w", err)
+		}
+		if !exists {
+			return nil, fmt.Errorf("list imports after %s: %w", f.After, ErrNotFound)
+		}
+		cursor = `(i.created_at, i.id) < (SELECT created_at, id FROM imports WHERE tenant_id = $1 AND id = $6)`
+		args = append(args, f.After)
+	}
+	out := []Import{}
+	err := sqlx.SelectContext(ctx, db, &out, `SELECT `+importColumns+` FROM imports i JOIN accounts a ON a.id = i.account_id
+		WHERE i.tenant_id = $1 AND ($2 = 0 OR i.account_id = $2) AND ($3 = '' OR i.status = $3) AND ($4 = '' OR i.profile = $4)
+			AND `+cursor+`
+		ORDER BY i.created_at DESC, i.id DESC LIMIT $5`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list imports: %w", err)
+	}
+	return out, nil
+}

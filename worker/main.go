@@ -82,6 +82,16 @@ func runWorker(ctx context.Context, cfg config.Config, redisOpt asynq.RedisConnO
 		return err
 	}
 	mux := reg.Mux(log)
+	m := newMetrics()
+	mux.Use(m.middleware)
+	metricsDone := make(chan error, 1)
+	if cfg.WorkerMetricsAddr != "" {
+		mctx, stopMetrics := context.WithCancel(ctx)
+		defer stopMetrics()
+		go func() {
+			metricsDone <- serveMetrics(mctx, cfg.WorkerMetricsAddr, m.handler(cfg.OpsUser, cfg.OpsPassword), log)
+		}()
+	}
 	servers := []*asynq.Server{
 		newServer(redisOpt, log, cfg.ImportConcurrency, map[string]int{jobs.QueueImports: 1}),
 		newServer(redisOpt, log, cfg.WorkerConcurrency, map[string]int{jobs.QueueMail: 6, jobs.QueueDefault: 3, jobs.QueuePeriodic: 1}),
@@ -93,12 +103,16 @@ func runWorker(ctx context.Context, cfg config.Config, redisOpt asynq.RedisConnO
 	}
 	log.Info("worker started", slog.Int("import_slots", cfg.ImportConcurrency), slog.Int("slots", cfg.WorkerConcurrency),
 		slog.Any("task_types", reg.Types()))
-	<-ctx.Done()
+	err = nil
+	select {
+	case <-ctx.Done():
+	case err = <-metricsDone: // the metrics address could not be served
+	}
 	log.Info("worker stopping: running tasks finish or go back to the queue")
 	for _, s := range servers {
 		s.Shutdown()
 	}
-	return nil
+	return err
 }
 
 func newServer(redisOpt asynq.RedisConnOpt, log *slog.Logger, concurrency int, queues map[string]int) *asynq.Server {

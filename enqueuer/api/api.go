@@ -41,11 +41,13 @@ func New(log *slog.Logger, db *sqlx.DB, queue Queue, cfg Config) *Server {
 // Mount registers the API's routes on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /v1/imports", s.auth(s.admin("Daten importieren", s.createImport)))
+	mux.Handle("GET /v1/imports", s.auth(s.listImports))
 	mux.Handle("GET /v1/imports/{id}", s.auth(s.getImport))
 	mux.Handle("POST /v1/imports/{id}/confirm", s.auth(s.admin("Importe bestätigen", s.confirmImport)))
 	mux.Handle("POST /v1/imports/{id}/cancel", s.auth(s.admin("Importe abbrechen", s.cancelImport)))
 	mux.Handle("GET /v1/imports/{id}/errors", s.auth(s.importErrors))
 	mux.Handle("GET /v1/imports/{id}/changes", s.auth(s.importChanges))
+	mux.Handle("GET /v1/import-templates/{profile}", s.auth(s.importTemplate))
 	mux.Handle("GET /v1/customers", s.auth(s.listCustomers))
 	mux.Handle("GET /v1/customers/{portal_id}", s.auth(s.getCustomer))
 	mux.Handle("GET /v1/customers/{portal_id}/appointments", s.auth(s.listAppointments))

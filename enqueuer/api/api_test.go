@@ -289,7 +289,7 @@ func TestConfirmOnlyFromPreviewed(t *testing.T) {
 	b := setup(t, nil)
 	im := b.queuedImport()
 	res := b.do("POST", "/v1/imports/"+im.ID+"/confirm", "Bearer "+b.key, nil, "")
-	if res.code != http.StatusConflict || !strings.Contains(res.errorMessage(), "„queued“") {
+	if res.code != http.StatusConflict || !strings.Contains(res.errorMessage(), "(queued)") {
 		t.Errorf("confirm of a queued import: %d %s, want 409", res.code, res.body)
 	}
 	res = b.do("POST", "/v1/imports/"+im.ID+"/confirm", "Bearer "+b.key, strings.NewReader(`{"skip_invalid_rows":"vielleicht"}`), "application/json")

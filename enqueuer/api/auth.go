@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"portalwerk/enqueuer/ops"
 	"portalwerk/store"
 )
 
@@ -14,6 +15,7 @@ func (s *Server) auth(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := s.authenticate(w, r)
 		if err == nil {
+			ops.NoteTenant(r.Context(), caller.TenantID)
 			err = h(w, r, caller)
 		}
 		if err != nil {

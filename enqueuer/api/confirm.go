@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"portalwerk/jobs"
+	"portalwerk/jobs/importer"
 	"portalwerk/store"
 )
 
@@ -34,11 +34,11 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return err
 	}
 	if im.Status != store.ImportPreviewed {
-		return Conflict("Nur ein Import im Status „previewed“ kann bestätigt werden; dieser ist „" + string(im.Status) + "“.")
+		return Conflict("Nur ein Import im Status " + inStatus(store.ImportPreviewed) + " kann bestätigt werden; dieser ist im Status " + inStatus(im.Status) + ".")
 	}
 	if im.Counts != nil && im.Counts.Errors > 0 && !skip {
-		return Conflict("Die Vorschau hat " + strconv.FormatInt(im.Counts.Errors, 10) +
-			" fehlerhafte Zeilen gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
+		return Conflict("Die Vorschau hat " + plural(im.Counts.Errors, "fehlerhafte Zeile", "fehlerhafte Zeilen") +
+			" gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
 	}
 	if err := store.ConfirmImport(ctx, s.db, im.ID, skip); errors.Is(err, store.ErrConflict) {
 		return Conflict("Der Import wurde inzwischen geändert; bitte laden Sie ihn neu.")
@@ -59,7 +59,11 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	if err != nil {
 		return err
 	}
-	out := toImportJSON(im)
+	list, err := s.importsJSON(ctx, caller, im)
+	if err != nil {
+		return err
+	}
+	out := list[0]
 	out.TaskID = apply.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
@@ -96,10 +100,17 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	}
 	err = store.MoveImport(ctx, s.db, im.ID, store.ImportCancelled, store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed)
 	if errors.Is(err, store.ErrConflict) {
-		return Conflict("Ein Import im Status „" + string(im.Status) + "“ kann nicht mehr abgebrochen werden.")
+		return Conflict("Ein Import im Status " + inStatus(im.Status) + " kann nicht mehr abgebrochen werden.")
 	}
 	if err != nil {
 		return err
+	}
+	// The staging table of a preview can go at once (a preview still running has not
+	// committed one: it notices the cancel and rolls back). Should the drop not get
+	// through, the hourly purge takes the table.
+	if err := importer.DropStaging(ctx, s.db, im.ID); err != nil {
+		s.log.WarnContext(ctx, "staging table of a cancelled import stays until the purge", slog.String("import_id", im.ID),
+			slog.Int64("tenant_id", caller.TenantID), slog.Any("err", err))
 	}
 	s.log.InfoContext(ctx, "import cancelled", slog.String("import_id", im.ID),
 		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant))
@@ -107,45 +118,10 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toImportJSON(im))
-	return nil
-}
-
-// importErrors lists the row errors, as JSON or as formula-safe CSV.
-func (s *Server) importErrors(w http.ResponseWriter, r *http.Request, caller store.Account) error {
-	ctx := r.Context()
-	im, err := s.loadImport(r, caller)
+	out, err := s.importsJSON(ctx, caller, im)
 	if err != nil {
 		return err
 	}
-	rows, err := store.ImportErrors(ctx, s.db, im.ID)
-	if err != nil {
-		return err
-	}
-	if r.URL.Query().Get("format") != "csv" {
-		writeJSON(w, http.StatusOK, rows)
-		return nil
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="import-`+im.ID+`-fehler.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"row", "column", "value", "code", "message"})
-	for _, e := range rows {
-		cw.Write([]string{strconv.Itoa(e.Row), safeCell(e.Column), safeCell(e.Value), e.Code, safeCell(e.Message)})
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		// The answer has begun; all that is left is to say why it broke off.
-		s.log.WarnContext(ctx, "error report cut off", slog.String("import_id", im.ID),
-			slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Any("err", err))
-	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
-}
-
-// safeCell neutralises a cell a spreadsheet would run as a formula.
-func safeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -46,6 +46,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, caller store
 	if caller.ID != 0 {
 		attrs = append(attrs, slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant))
 	}
+	if r.Context().Err() != nil {
+		// The client went away (a cancelled upload, a closed tab): nobody reads an
+		// answer, and nothing of ours failed.
+		s.log.InfoContext(r.Context(), "client went away", attrs...)
+		return
+	}
 	s.log.ErrorContext(r.Context(), "request failed", attrs...)
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": internalMessage})
 }

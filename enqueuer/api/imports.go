@@ -9,7 +9,10 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -21,19 +24,20 @@ import (
 
 // importJSON is the import object of the API.
 type importJSON struct {
-	ID              string        `json:"id"`
-	Profile         string        `json:"profile"`
-	Account         string        `json:"account"`
-	Status          string        `json:"status"`
-	Filename        string        `json:"filename"`
-	Options         store.Options `json:"options"`
-	Progress        progressJSON  `json:"progress"`
-	Counts          *store.Counts `json:"counts"`
-	TransferSources store.Sources `json:"transfer_sources"`
-	Error           *string       `json:"error"`
-	CreatedAt       time.Time     `json:"created_at"`
-	FinishedAt      *time.Time    `json:"finished_at"`
-	TaskID          string        `json:"task_id,omitempty"`
+	ID              string           `json:"id"`
+	Profile         string           `json:"profile"`
+	Account         string           `json:"account"`
+	Status          string           `json:"status"`
+	Filename        string           `json:"filename"`
+	Options         store.Options    `json:"options"`
+	Progress        progressJSON     `json:"progress"`
+	Counts          *store.Counts    `json:"counts"`
+	TransferSources store.Sources    `json:"transfer_sources"`
+	ErrorsByCode    map[string]int64 `json:"errors_by_code"`
+	Error           *string          `json:"error"`
+	CreatedAt       time.Time        `json:"created_at"`
+	FinishedAt      *time.Time       `json:"finished_at"`
+	TaskID          string           `json:"task_id,omitempty"`
 
 	// Detected is what the preview found in the file (SPEC §3).
 	Detected *store.Detected `json:"detected"`
@@ -47,7 +51,7 @@ func toImportJSON(im store.Import) importJSON {
 	out := importJSON{
 		ID: im.ID, Profile: im.Profile, Account: im.Account, Status: string(im.Status), Filename: im.Filename,
 		Options: im.Options, Progress: progressJSON{RowsRead: im.RowsRead}, Counts: im.Counts,
-		TransferSources: store.Sources{}, Error: im.Error, CreatedAt: im.CreatedAt, FinishedAt: im.FinishedAt,
+		TransferSources: store.Sources{}, ErrorsByCode: map[string]int64{}, Error: im.Error, CreatedAt: im.CreatedAt, FinishedAt: im.FinishedAt,
 	}
 	if im.Sources != nil {
 		out.TransferSources = *im.Sources
@@ -139,8 +143,10 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	})
 	switch {
 	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
-		return &Error{http.StatusRequestEntityTooLarge, fmt.Sprintf("Die Datei ist zu groß: erlaubt sind höchstens %d MB.", s.cfg.UploadMaxBytes>>20)}
+		return &Error{http.StatusRequestEntityTooLarge, "Die Datei ist zu groß: erlaubt sind höchstens " + readableBytes(s.cfg.UploadMaxBytes) + "."}
 	case errors.Is(err, errBadRequest):
+		s.log.InfoContext(ctx, "upload cut off or malformed", slog.Int64("tenant_id", caller.TenantID),
+			slog.String("tenant", caller.Tenant), slog.Any("err", err))
 		return BadRequest("Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
 	case err != nil:
 		return err
@@ -159,7 +165,11 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	out := toImportJSON(im)
+	list, err := s.importsJSON(ctx, caller, im)
+	if err != nil {
+		return err
+	}
+	out := list[0]
 	out.TaskID = preview.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
@@ -174,7 +184,9 @@ func requestError(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) {
+	// A body cut off (the client went away, or never sent the closing boundary) is the
+	// client's problem, never a failure of ours.
+	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 		return fmt.Errorf("%w: %v", errBadRequest, err)
 	}
 	return err
@@ -202,7 +214,84 @@ func (s *Server) getImport(w http.ResponseWriter, r *http.Request, caller store.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toImportJSON(im))
+	out, err := s.importsJSON(r.Context(), caller, im)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out[0])
+	return nil
+}
+
+// importsJSON gives imports their API form, with their errors counted by code in one
+// query.
+func (s *Server) importsJSON(ctx context.Context, caller store.Account, list ...store.Import) ([]importJSON, error) {
+	ids := make([]string, len(list))
+	for i, im := range list {
+		ids[i] = im.ID
+	}
+	byCode, err := store.ErrorsByCode(ctx, s.db, caller.TenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]importJSON, len(list))
+	for i, im := range list {
+		out[i] = toImportJSON(im)
+		if c := byCode[im.ID]; c != nil {
+			out[i].ErrorsByCode = c
+		}
+	}
+	return out, nil
+}
+
+// importStatuses are the values of GET /v1/imports?status=.
+var importStatuses = []store.ImportStatus{store.ImportQueued, store.ImportPreviewing, store.ImportPreviewed,
+	store.ImportApplying, store.ImportDone, store.ImportFailed, store.ImportCancelled}
+
+// listImports lists the tenant's imports newest first (a member's: its own account's),
+// paged by the id of the last import seen.
+func (s *Server) listImports(w http.ResponseWriter, r *http.Request, caller store.Account) error {
+	q := r.URL.Query()
+	f := store.ImportFilter{TenantID: caller.TenantID, Status: store.ImportStatus(q.Get("status")),
+		Profile: q.Get("profile"), After: q.Get("after"), Limit: 50}
+	if f.Status != "" && !slices.Contains(importStatuses, f.Status) {
+		return BadRequest("status muss queued, previewing, previewed, applying, done, failed oder cancelled sein.")
+	}
+	if f.Profile != "" && !slices.Contains([]string{importer.ProfileEmails, importer.ProfileCustomers, importer.ProfileContracts}, f.Profile) {
+		return BadRequest("profile muss emails, customers oder contracts sein.")
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return BadRequest("limit muss eine Zahl von 1 bis 500 sein.")
+		}
+		f.Limit = n
+	}
+	switch name := q.Get("account"); {
+	case name != "":
+		target, err := s.targetAccount(r, caller, name)
+		if err != nil {
+			return err
+		}
+		f.AccountID = target.ID
+	case !caller.IsAdmin():
+		f.AccountID = caller.ID
+	}
+	list, err := store.ListImports(r.Context(), s.db, f)
+	if errors.Is(err, store.ErrNotFound) {
+		return BadRequest("after muss die id eines Imports sein (next_after der vorigen Seite).")
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.importsJSON(r.Context(), caller, list...)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(list) == f.Limit {
+		next = &list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"imports": out, "next_after": next})
 	return nil
 }
 

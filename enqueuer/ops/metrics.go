@@ -3,31 +3,16 @@ package ops
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/hibiken/asynq/x/metrics"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"portalwerk/store"
 )
 
-// metrics serves asynq's queue metrics and Portalwerk's own figures, read from
-// PostgreSQL at scrape time so that every process's work is counted once.
-func (s *Server) metrics() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.NewQueueMetricsCollector(s.inspector),
-		&storeCollector{log: s.log, db: s.db},
-	)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-}
-
+// The imports' figures are read from PostgreSQL at scrape time, so that every
+// process's work is counted once.
 var (
 	importRowsDesc = prometheus.NewDesc("portalwerk_import_rows_read_total",
 		"Rows read by import previews (rate() gives rows per second).", nil, nil)

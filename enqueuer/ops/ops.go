@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynq/x/metrics"
 	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,6 +36,8 @@ type Server struct {
 	dashboard *asynqmon.HTTPHandler
 	logins    *loginThrottle
 	cfg       Config
+	reg       *prometheus.Registry // this server's metrics; never the global default
+	http      httpMetrics
 }
 
 // New returns the operations endpoints over db and the queue's Redis; Close releases
@@ -41,7 +47,8 @@ func New(log *slog.Logger, db *sqlx.DB, redisOpt asynq.RedisConnOpt, cfg Config)
 	if !ok {
 		return nil, fmt.Errorf("ops: unsupported Redis connection option %T", redisOpt)
 	}
-	return &Server{
+	reg := prometheus.NewRegistry()
+	s := &Server{
 		log:       log,
 		db:        db,
 		redis:     rdb,
@@ -49,7 +56,16 @@ func New(log *slog.Logger, db *sqlx.DB, redisOpt asynq.RedisConnOpt, cfg Config)
 		dashboard: asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, ReadOnly: cfg.ReadOnly}),
 		logins:    newLoginThrottle(time.Now),
 		cfg:       cfg,
-	}, nil
+		reg:       reg,
+		http:      newHTTPMetrics(reg),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewQueueMetricsCollector(s.inspector),
+		&storeCollector{log: log, db: db},
+	)
+	return s, nil
 }
 
 // Close closes the Redis connections.
@@ -62,7 +78,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/monitoring/", s.protect(s.dashboard))
-	mux.Handle("GET /metrics", s.protect(s.metrics()))
+	mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,6 +22,7 @@ type Config struct {
 	DatabaseURL       string        // DATABASE_URL
 	RedisURL          string        // REDIS_URL
 	HTTPAddr          string        // HTTP_ADDR
+	WorkerMetricsAddr string        // WORKER_METRICS_ADDR; "" = the worker serves no metrics
 	PublicBaseURL     string        // PUBLIC_BASE_URL
 	MailURL           string        // MAIL_URL
 	MailFrom          string        // MAIL_FROM
@@ -62,15 +63,16 @@ func Load(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		DatabaseURL:   str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portalwerk?sslmode=disable"),
-		RedisURL:      str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		HTTPAddr:      str("HTTP_ADDR", ":8080"),
-		PublicBaseURL: str("PUBLIC_BASE_URL", "http://localhost:8080"),
-		MailURL:       str("MAIL_URL", "file://./var/outbox"),
-		MailFrom:      str("MAIL_FROM", "Portalwerk <noreply@portalwerk.local>"),
-		OpsUser:       str("OPS_USER", "ops"),
-		OpsPassword:   getenv("OPS_PASSWORD"),
-		Development:   getenv("APP_ENV") == "development",
+		DatabaseURL:       str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portalwerk?sslmode=disable"),
+		RedisURL:          str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		HTTPAddr:          str("HTTP_ADDR", ":8080"),
+		WorkerMetricsAddr: getenv("WORKER_METRICS_ADDR"),
+		PublicBaseURL:     str("PUBLIC_BASE_URL", "http://localhost:8080"),
+		MailURL:           str("MAIL_URL", "file://./var/outbox"),
+		MailFrom:          str("MAIL_FROM", "Portalwerk <noreply@portalwerk.local>"),
+		OpsUser:           str("OPS_USER", "ops"),
+		OpsPassword:       getenv("OPS_PASSWORD"),
+		Development:       getenv("APP_ENV") == "development",
 	}
 	var errs []error
 	check := func(err error) {

@@ -47,3 +47,18 @@ func stagedImport(table string) (string, bool) {
 	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	return id, store.ValidID(id)
 }
+
+// DropStaging drops the import's staging table, if it has one, at once (a cancelled
+// preview's table need not wait for the purge). It waits at most a few seconds for a
+// lock on the table; the purge takes what it leaves.
+func DropStaging(ctx context.Context, db *sqlx.DB, id string) error {
+	return store.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '3s'`); err != nil {
+			return fmt.Errorf("drop staging of import %s: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+stagingTable(id)); err != nil {
+			return fmt.Errorf("drop staging of import %s: %w", id, err)
+		}
+		return nil
+	})
+}
