@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Berlin also where the system has no zoneinfo
 )
 
 // Rule names a check; its id is what hints, protocols and parameters name.
@@ -39,7 +40,7 @@ const (
 )
 
 // MaxDigits bounds a register's integer digits plus decimals.
-const MaxDigits = 18
+const MaxDigits = 15
 
 // Params are a tenant's parameters. The zero value is not usable: start from Defaults.
 type Params struct {
@@ -344,3 +345,24 @@ func germanNumber(s string) string {
 }
 
 func germanDate(t time.Time) string { return t.Format("02.01.2006") }
+
+// Today is the date in Europe/Berlin at now: the users' day, for the format rule.
+func Today(now time.Time) (time.Time, error) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("plausibility: %w", err)
+	}
+	return day(now.In(loc)), nil
+}
+
+// ForTenant is the engine of a tenant whose stored overrides are raw (JSON over
+// Defaults; {} or nil for none).
+func ForTenant(raw []byte) (*Engine, error) {
+	p := Defaults()
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("plausibility: stored parameters: %w", err)
+		}
+	}
+	return New(p)
+}
