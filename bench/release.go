@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -48,7 +48,7 @@ func runRelease(ctx context.Context, adminURL string, contracts, rounds int, kee
 	}
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	w := &jobs.ReleaseWorker{DB: db, Now: func() time.Time { return now }}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fmt.Printf("release: %d contracts × 2 registers = %d entered readings, %d rounds\n", contracts, 2*contracts, rounds)
 	var secs []float64
 	for round := 1; round <= rounds; round++ {

@@ -76,6 +76,7 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 				return nil
 			}
 			var results []store.ReleaseResult
+			loadStart := time.Now()
 			err = store.ReleaseCandidates(ctx, tx, store.ReleaseScope{TenantID: run.TenantID, AccountID: run.AccountID,
 				All: p.All, Contracts: p.Contracts}, func(c store.ReleaseCandidate) error {
 				res := engine.Check(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
@@ -91,10 +92,13 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 			if err != nil {
 				return err
 			}
+			writeStart := time.Now()
 			released, failed, err := store.ApplyRelease(ctx, tx, run.ID, results)
 			if err != nil {
 				return err
 			}
+			t.Log.DebugContext(ctx, "release timing", slog.String("run_id", run.ID), slog.Duration("load_and_check", writeStart.Sub(loadStart)),
+				slog.Duration("write", time.Since(writeStart)))
 			checked := int64(len(results))
 			counts = store.RunCounts{"checked": checked, "released": released, "failed": failed}
 			return store.SetRunProgress(ctx, tx, run.ID, counts, checked, &checked)
