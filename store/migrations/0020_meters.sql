@@ -76,10 +76,13 @@ CREATE TABLE readings (
     flagged_rule    text,
     entered_by      bigint REFERENCES contacts (id) ON DELETE SET NULL,
     entered_at      timestamptz NOT NULL DEFAULT now(),
-    checked_run_id  uuid REFERENCES job_runs (id) ON DELETE SET NULL,
+    -- The release runs that last checked and released the reading (no foreign keys: a
+    -- release writes 200,000 of them in one statement, and a per-row check of job_runs
+    -- would cost more than the write).
+    checked_run_id  uuid,
     released_at     timestamptz,
     released_by     bigint REFERENCES accounts (id),
-    release_run_id  uuid REFERENCES job_runs (id) ON DELETE SET NULL,
+    release_run_id  uuid,
     manual_reason   text,
     CHECK ((status = 'released') = (released_at IS NOT NULL))
 );
