@@ -6,6 +6,7 @@
 //	go run ./bench                       # 1,000,000 rows, 3 rounds, medians
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
 //	go run ./bench -readers              # only the xlsx readers, no database
+//	go run ./bench -release              # only the release of 200,000 meter readings
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -62,7 +63,15 @@ func main() {
 	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
 	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
 	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
+	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
+	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
 	flag.Parse()
+	if *release {
+		if err := runRelease(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *rows < 10 {
 		fail(errors.New("-rows must be at least 10"))
 	}
@@ -111,12 +120,12 @@ type engineRun struct {
 
 func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	loadBefore := loadAvg()
-	benchURL, err := createDatabase(ctx, adminURL)
+	benchURL, err := createDatabase(ctx, adminURL, benchDB)
 	if err != nil {
 		return err
 	}
 	if !keep {
-		defer dropDatabase(adminURL)
+		defer dropDatabase(adminURL, benchDB)
 	}
 	db, err := store.Open(ctx, benchURL)
 	if err != nil {
@@ -342,34 +351,34 @@ func report(n int, pgVersion, loadBefore, xlsxSize, csvSize string, unique int, 
 }
 
 // createDatabase drops and creates the bench database and returns its URL.
-func createDatabase(ctx context.Context, adminURL string) (string, error) {
+func createDatabase(ctx context.Context, adminURL, name string) (string, error) {
 	admin, err := sqlx.Open("postgres", adminURL)
 	if err != nil {
 		return "", err
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+benchDB+` WITH (FORCE)`); err != nil {
-		return "", fmt.Errorf("drop %s: %w", benchDB, err)
+	if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		return "", fmt.Errorf("drop %s: %w", name, err)
 	}
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+benchDB); err != nil {
-		return "", fmt.Errorf("create %s: %w", benchDB, err)
+	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
+		return "", fmt.Errorf("create %s: %w", name, err)
 	}
 	u, err := url.Parse(adminURL)
 	if err != nil {
 		return "", fmt.Errorf("parse -db: %w", err)
 	}
-	u.Path = "/" + benchDB
+	u.Path = "/" + name
 	return u.String(), nil
 }
 
-func dropDatabase(adminURL string) {
+func dropDatabase(adminURL, name string) {
 	admin, err := sqlx.Open("postgres", adminURL)
 	if err != nil {
 		return
 	}
 	defer admin.Close()
-	if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + benchDB + ` WITH (FORCE)`); err != nil {
-		note("drop %s: %v", benchDB, err)
+	if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+		note("drop %s: %v", name, err)
 	}
 }
 

@@ -42,6 +42,7 @@ func Tasks(d Deps) []Registration {
 		Register[PurgeUploads](&PurgeUploadsWorker{DB: d.DB, Retention: d.Retention, Now: d.Now}),
 		Register[PurgeTrash](&PurgeTrashWorker{DB: d.DB, Now: d.Now}),
 		Register[ResumeRuns](&ResumeRunsWorker{DB: d.DB, Client: d.Client}),
+		Register[Release](&ReleaseWorker{DB: d.DB, Now: d.Now}),
 		Register[FanOut](&FanOutWorker{DB: d.DB, Client: d.Client, Jobs: Periodics(d.Schedules)}),
 	}
 }

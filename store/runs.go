@@ -180,3 +180,9 @@ func UnfinishedRuns(ctx context.Context, db sqlx.QueryerContext) ([]Run, error) 
 	}
 	return out, nil
 }
+
+// LockRun reads a run and locks its row for the rest of tx, so that two tasks of one
+// run cannot do its work at once.
+func LockRun(ctx context.Context, tx *sqlx.Tx, id string) (Run, error) {
+	return getOne[Run](ctx, tx, "lock run", `SELECT `+runColumns+` FROM job_runs WHERE id = $1 FOR UPDATE`, id)
+}

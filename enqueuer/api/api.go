@@ -20,9 +20,11 @@ type Config struct {
 }
 
 // Queue puts a job's task on the queue (a *jobs.Client); it reports false, and no
-// error, when a task with the same id is already there.
+// error, when a task with the same id is already there. CreateRun records a job run
+// and enqueues its task.
 type Queue interface {
 	Enqueue(ctx context.Context, a jobs.Args) (bool, error)
+	CreateRun(ctx context.Context, db *sqlx.DB, n store.NewRun, a jobs.Args) error
 }
 
 // Server serves the API.
@@ -57,6 +59,13 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{portal_id}/visit-blocks", s.auth(s.listVisitBlocks))
 	mux.Handle("POST /v1/customers/{portal_id}/visit-blocks", s.auth(s.admin("Besuchssperren eintragen", s.addVisitBlock)))
 	mux.Handle("POST /v1/customers/{portal_id}/transfer", s.auth(s.admin("Kunden transferieren", s.transferCustomer)))
+	mux.Handle("GET /v1/contracts", s.auth(s.listContracts))
+	mux.Handle("GET /v1/readings", s.auth(s.listReadings))
+	mux.Handle("POST /v1/readings/{id}/release", s.auth(s.admin("Zählerstände freigeben", s.releaseReading)))
+	mux.Handle("POST /v1/releases", s.auth(s.admin("Zählerstände freigeben", s.createRelease)))
+	mux.Handle("GET /v1/releases/{id}", s.auth(s.getRelease))
+	mux.Handle("GET /v1/templates/meter-request", s.auth(s.getMeterRequestTemplate))
+	mux.Handle("PUT /v1/templates/meter-request", s.auth(s.admin("Textbausteine ändern", s.putMeterRequestTemplate)))
 }
 
 // handler is an API handler that knows its caller; a refusal is an *Error.

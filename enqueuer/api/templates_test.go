@@ -107,7 +107,7 @@ func TestTemplatesImport(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	eng := importer.Engine{DB: b.db, Log: storetest.Logger(t)}
-	for _, profile := range []string{"customers", "emails"} {
+	for _, profile := range []string{"customers", "emails", "contracts"} {
 		tpl := b.do("GET", "/v1/import-templates/"+profile, "Bearer "+b.key, nil, "")
 		opts, err := importer.Options(profile, nil)
 		if err != nil {
@@ -125,6 +125,11 @@ func TestTemplatesImport(t *testing.T) {
 		}
 		if profile == "emails" && (len(codes) != 1 || codes[0] != "unknown_key") { // the example's key is nobody's
 			t.Errorf("emails template: %+v %v", got.Counts, codes)
+		}
+		// Every column of the template is one the profile reads, and the example is
+		// valid but for its customer, whom nobody has imported.
+		if profile == "contracts" && (len(got.Detected.IgnoredColumns) != 0 || len(codes) != 1 || codes[0] != "unknown_key") {
+			t.Errorf("contracts template: ignored %v, errors %v", got.Detected.IgnoredColumns, codes)
 		}
 	}
 }

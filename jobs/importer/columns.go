@@ -38,6 +38,7 @@ var profileColumns = map[string][]column{
 		{field: "login_id", names: []string{"login_id", "Login ID"}},
 		{field: "password", names: []string{"password", "Passwort"}},
 	},
+	ProfileContracts: contractsColumns,
 }
 
 func normalizeHeader(s string) string {

@@ -63,6 +63,8 @@ func newProfile(im store.Import) (profile, error) {
 		return &emailsProfile{mode: im.Options["email_mode"]}, nil
 	case ProfileCustomers:
 		return newCustomersProfile(im.Options), nil
+	case ProfileContracts:
+		return &contractsProfile{}, nil
 	}
 	return nil, &FileError{Code: "unknown_profile", Message: fmt.Sprintf("Das Profil „%s“ wird nicht unterstützt.", im.Profile)}
 }

@@ -54,15 +54,13 @@ var profileOptions = map[string][]option{
 		{name: "tag"},
 		{name: "must_change_password", allowed: []string{"true", "false"}, def: "false"},
 	},
+	ProfileContracts: contractsOptions,
 }
 
 // Options checks an upload's profile and options and returns them with every default
 // filled in, so the import shows the options it really runs with.
 func Options(profile string, given map[string]string) (store.Options, error) {
 	specific, ok := profileOptions[profile]
-	if profile == ProfileContracts {
-		return nil, &OptionError{Field: "profile", Message: "Das Profil contracts ist in dieser Version noch nicht verfügbar."}
-	}
 	if !ok {
 		return nil, &OptionError{Field: "profile", Message: fmt.Sprintf("Unbekanntes Profil „%s“ im Feld „profile“: erlaubt sind emails, customers, contracts.", profile)}
 	}

@@ -43,10 +43,10 @@ var importTemplates = map[string][]templateColumn{
 	"contracts": {
 		{"Kunde", "0001200100", "Pflicht. Die Externe ID des Kunden, dem der Vertrag gehört.", true},
 		{"Vertrag", "V-2026-001", "Pflicht. Die Vertragsnummer.", true},
-		{"Meldeweg", "portal", "portal (der Kunde meldet im Portal) oder other (anders).", false},
+		{"Zählermeldung", "portal", "portal (der Kunde meldet im Portal) oder other (anders).", false},
 		{"Intervall", "monthly", "monthly (monatlich), quarterly (vierteljährlich) oder yearly (jährlich).", false},
 		{"Ansprechpartner", "Anna Huber", "Name des Ansprechpartners. Mehrere Ansprechpartner: die Zeile des Zählwerks je Ansprechpartner wiederholen.", false},
-		{"Ansprechpartner E-Mail", "anna.huber@example.de", "An diese Adresse gehen die Zählerstandsanfragen.", false},
+		{"E-Mail Ansprechpartner", "anna.huber@example.de", "An diese Adresse gehen die Zählerstandsanfragen.", false},
 		{"Zähler", "SN 4711", "Zähler- oder Maschinennummer.", true},
 		{"Zählwerk", "Schwarz/Weiß", "z. B. Schwarz/Weiß, Farbe, Wärme.", false},
 		{"Einheit", "Seiten", "z. B. Seiten, kWh, m³.", false},
@@ -54,7 +54,7 @@ var importTemplates = map[string][]templateColumn{
 		{"Nachkommastellen", "0", "Stellen nach dem Komma.", false},
 		{"Letzter Zählerstand", "12345", "Der zuletzt abgerechnete Stand; er wird der freigegebene Stand des Zählwerks.", false},
 		{"Datum letzter Zählerstand", "2026-10-31", "Datum dieses Stands (JJJJ-MM-TT).", false},
-		{"Ablese-Anleitung", "https://example.de/ablesen", "Optional: Link „Wie lese ich den Zähler ab?“.", false},
+		{"Ableseanleitung", "https://example.de/ablesen", "Optional: Link „Wie lese ich den Zähler ab?“.", false},
 	},
 }
 
