@@ -51,7 +51,9 @@ func (b *testBundle) getCustomer(t *testing.T, id int64) store.Customer {
 	return c
 }
 
-func related(c store.Customer) [3]int64 { return [3]int64{c.Appointments, c.VisitReports, c.VisitBlocks} }
+func related(c store.Customer) [3]int64 {
+	return [3]int64{c.Appointments, c.VisitReports, c.VisitBlocks}
+}
 
 func TestTransferCopy(t *testing.T) {
 	b := setup(t)
