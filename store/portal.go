@@ -350,3 +350,21 @@ type TenantMailInfo struct {
 func GetTenantMailInfo(ctx context.Context, db sqlx.QueryerContext, tenantID int64) (TenantMailInfo, error) {
 	return getOne[TenantMailInfo](ctx, db, "tenant", `SELECT COALESCE(name, slug) AS name, locale FROM tenants WHERE id = $1`, tenantID)
 }
+
+// CustomersByEmail returns, per tenant, the first live customer carrying the address (at
+// most a few tenants): whom a forgotten-password mail is for.
+func CustomersByEmail(ctx context.Context, db sqlx.QueryerContext, email string) ([]TenantCustomer, error) {
+	var out []TenantCustomer
+	if err := sqlx.SelectContext(ctx, db, &out, `SELECT tenant_id, min(id) AS customer_id FROM customers
+		WHERE lower(trim(email)) = $1 AND deleted_at IS NULL GROUP BY tenant_id ORDER BY tenant_id LIMIT $2`,
+		NormalizeEmail(email), maxLoginCandidates); err != nil {
+		return nil, fmt.Errorf("customers by e-mail: %w", err)
+	}
+	return out, nil
+}
+
+// TenantCustomer names a customer with its tenant.
+type TenantCustomer struct {
+	TenantID   int64 `db:"tenant_id"`
+	CustomerID int64 `db:"customer_id"`
+}

@@ -19,3 +19,27 @@ func TestMeterRequestTemplatesHaveURL(t *testing.T) {
 		}
 	}
 }
+
+// The invitation exists in both languages, as HTML with a subject and as plain text,
+// and each carries the link.
+func TestInvitationTemplates(t *testing.T) {
+	for _, lang := range []string{"de", "en"} {
+		for _, ext := range []string{"html", "txt"} {
+			b, err := fs.ReadFile(FS, "mail/invitation."+lang+"."+ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), "{{.Link}}") || ext == "html" && !strings.Contains(string(b), `{{define "subject"}}`) {
+				t.Errorf("invitation.%s.%s lacks the link or the subject", lang, ext)
+			}
+		}
+	}
+}
+
+func TestLang(t *testing.T) {
+	for locale, want := range map[string]string{"": "de", "de": "de", "de-AT": "de", "en": "en", "EN-gb": "en", "fr": "de"} {
+		if got := Lang(locale); got != want {
+			t.Errorf("Lang(%q) = %q, want %q", locale, got, want)
+		}
+	}
+}

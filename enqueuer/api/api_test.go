@@ -356,6 +356,10 @@ func (failingQueue) Enqueue(context.Context, jobs.Args) (bool, error) {
 	return false, errors.New(secretCause)
 }
 
+func (failingQueue) CreateRun(context.Context, *sqlx.DB, store.NewRun, jobs.Args) error {
+	return errors.New(secretCause)
+}
+
 func TestInternalErrorHidesTheCause(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(asynq.RedisClientOpt) api.Queue { return failingQueue{} })
