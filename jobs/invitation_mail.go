@@ -15,8 +15,8 @@ import (
 // inviteTTL is how long an invitation link stays valid (and only until a password is set).
 const inviteTTL = 30 * 24 * time.Hour
 
-// invitationMail renders the invitation in German and English: the HTML part with its
-// subject (html/template escapes every value), the plain-text part (text/template).
+// invitationMail renders a mail in German and English: the HTML part (html/template
+// escapes every value), the plain-text part and the subject (text/template).
 type invitationMail struct {
 	html map[string]*htmltemplate.Template
 	text map[string]*texttemplate.Template
@@ -48,9 +48,9 @@ type mailData struct {
 
 func (m *invitationMail) render(lang string, d mailData) (subject, html, text string, err error) {
 	var hb, sb, tb strings.Builder
-	h := m.html[lang]
-	if err = h.ExecuteTemplate(&sb, "subject", d); err == nil {
-		if err = h.Execute(&hb, d); err == nil {
+	// The subject is plain text: a header, not HTML.
+	if err = m.text[lang].ExecuteTemplate(&sb, "subject", d); err == nil {
+		if err = m.html[lang].Execute(&hb, d); err == nil {
 			err = m.text[lang].Execute(&tb, d)
 		}
 	}

@@ -20,17 +20,19 @@ func TestMeterRequestTemplatesHaveURL(t *testing.T) {
 	}
 }
 
-// The invitation exists in both languages, as HTML with a subject and as plain text,
-// and each carries the link.
+// The invitation and password mails exist in both languages, as HTML and as plain text
+// with the subject, and each carries the link.
 func TestInvitationTemplates(t *testing.T) {
-	for _, lang := range []string{"de", "en"} {
-		for _, ext := range []string{"html", "txt"} {
-			b, err := fs.ReadFile(FS, "mail/invitation."+lang+"."+ext)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(b), "{{.Link}}") || ext == "html" && !strings.Contains(string(b), `{{define "subject"}}`) {
-				t.Errorf("invitation.%s.%s lacks the link or the subject", lang, ext)
+	for _, name := range []string{"invitation", "password-reset"} {
+		for _, lang := range []string{"de", "en"} {
+			for _, ext := range []string{"html", "txt"} {
+				b, err := fs.ReadFile(FS, "mail/"+name+"."+lang+"."+ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(b), "{{.Link}}") || ext == "txt" && !strings.Contains(string(b), `{{define "subject"}}`) {
+					t.Errorf("%s.%s.%s lacks the link or the subject", name, lang, ext)
+				}
 			}
 		}
 	}
