@@ -88,11 +88,6 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	if _, err := store.SelectInvitationRecipients(ctx, w.DB, run, sel); err != nil {
 		return nil, err
 	}
-	if n, err := store.AbandonClaimedRecipients(ctx, w.DB, run.ID, uncertainMessage); err != nil {
-		return nil, err
-	} else if n > 0 {
-		log.WarnContext(ctx, "invitations claimed by an interrupted attempt are not sent again", slog.Int64("recipients", n))
-	}
 	tenant, err := store.GetTenantMailInfo(ctx, w.DB, run.TenantID)
 	if err != nil {
 		return nil, err
@@ -127,6 +122,13 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	}()
 
 	for {
+		// None of this attempt's claims is in flight here: a claimed row is an earlier
+		// attempt's (a killed worker, or its last statement committed after it died).
+		if n, err := store.AbandonClaimedRecipients(ctx, w.DB, run.ID, uncertainMessage); err != nil {
+			return nil, err
+		} else if n > 0 {
+			log.WarnContext(ctx, "invitations claimed by an interrupted attempt are not sent again", slog.Int64("recipients", n))
+		}
 		p, err := store.GetInvitationProgress(ctx, w.DB, run.ID)
 		if err != nil {
 			return nil, err
@@ -198,7 +200,9 @@ func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run st
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		recs, err := store.ClaimRecipients(ctx, w.DB, run.ID, batch)
+		// Not cancelled half-way: a claim that committed must reach us, or its rows would
+		// look like a killed worker's.
+		recs, err := store.ClaimRecipients(context.WithoutCancel(ctx), w.DB, run.ID, batch)
 		if err != nil || len(recs) == 0 {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -440,8 +441,16 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 	f.sink.delay = 2 * time.Millisecond
 	a := f.run(store.InvitationSelection{AllUninvited: true})
 
+	app := "invite-child-" + strings.ReplaceAll(a.RunID, "-", "")[:12]
+	u, err := url.Parse(storetest.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), inviteChildDB+"="+storetest.DatabaseURL(t), inviteChildSMTP+"="+f.sink.url(),
+	cmd.Env = append(os.Environ(), inviteChildDB+"="+u.String(), inviteChildSMTP+"="+f.sink.url(),
 		inviteChildRun+"="+a.RunID)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -466,7 +475,21 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-exited
-	// PostgreSQL notices the dead connections; nothing the child held stays locked.
+	// Wait until PostgreSQL has ended the dead child's sessions (a statement it had sent
+	// may still finish after the kill).
+	for {
+		var alive bool
+		if err := f.b.db.Get(&alive, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)`, app); err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed child's database sessions did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	before := perAddress(f.sink.received())
 	if len(before) >= n {
 		t.Fatalf("the child finished before the kill (%d mails)", len(before))
