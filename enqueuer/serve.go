@@ -12,8 +12,10 @@ import (
 
 	"portalwerk/enqueuer/api"
 	"portalwerk/enqueuer/ops"
+	"portalwerk/enqueuer/portal"
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
 	"portalwerk/store"
 )
 
@@ -52,11 +54,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer opsSrv.Close()
-	apiSrv := api.New(log, db, jobs.NewClient(queue), api.Config{UploadMaxBytes: cfg.UploadMaxBytes})
+	client := jobs.NewClient(queue)
+	apiSrv := api.New(log, db, client, api.Config{UploadMaxBytes: cfg.UploadMaxBytes})
+	keys, err := login.NewKeys(cfg.LoginKeys)
+	if err != nil {
+		log.Warn("LOGIN_KEYS is not set: every portal login link is refused")
+		keys = nil
+	}
+	portalSrv, err := portal.New(log, db, client, portal.Config{PublicBaseURL: cfg.PublicBaseURL, Keys: keys})
+	if err != nil {
+		return err
+	}
 
 	hs := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           routes(opsSrv, apiSrv),
+		Handler:           routes(opsSrv, apiSrv, portalSrv),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
