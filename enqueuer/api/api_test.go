@@ -411,7 +411,6 @@ func TestCustomers(t *testing.T) {
 	}
 }
 
-
 func TestMemberSeesOnlyItsOwnAccount(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
