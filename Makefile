@@ -23,6 +23,8 @@ $(DEV_TARGETS): export MAIL_FROM ?= Portalwerk <noreply@portalwerk.local>
 $(DEV_TARGETS): export OPS_USER ?= ops
 $(DEV_TARGETS): export OPS_PASSWORD ?= ops
 $(DEV_TARGETS): export APP_ENV ?= development
+# A fixed development key, so links minted by the worker open in the enqueuer; never use it in production.
+$(DEV_TARGETS): export LOGIN_KEYS ?= dev1:cG9ydGFsd2Vyay1kZXYta2V5LW5vdC1mb3ItcHJvZCE=
 
 # Read by the Go test helpers (tests create their own databases).
 TEST_TARGETS := test bench

@@ -12,8 +12,10 @@ import (
 
 	"portalwerk/enqueuer/api"
 	"portalwerk/enqueuer/ops"
+	"portalwerk/enqueuer/portal"
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
 	"portalwerk/store"
 )
 
@@ -52,13 +54,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer opsSrv.Close()
-	apiSrv := api.New(log, db, jobs.NewClient(queue), api.Config{UploadMaxBytes: cfg.UploadMaxBytes})
+	client := jobs.NewClient(queue)
+	apiSrv := api.New(log, db, client, api.Config{UploadMaxBytes: cfg.UploadMaxBytes})
+	keys, err := login.NewKeys(cfg.LoginKeys)
+	if err != nil {
+		log.Warn("LOGIN_KEYS is not set: every portal login link is refused")
+		keys = nil
+	}
+	portalSrv, err := portal.New(log, db, client, portal.Config{PublicBaseURL: cfg.PublicBaseURL, Keys: keys})
+	if err != nil {
+		return err
+	}
 
 	ln, err := listen(cfg.HTTPAddr, defaultLimits)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := newHTTPServer(routes(opsSrv, apiSrv), defaultLimits)
+	hs := newHTTPServer(routes(opsSrv, apiSrv, portalSrv), defaultLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("enqueuer listening", slog.String("addr", cfg.HTTPAddr))

@@ -11,6 +11,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
+	"portalwerk/jobs/mail"
 )
 
 // Queues. Imports run on their own asynq server with its own slots, so a pile of large
@@ -29,6 +31,10 @@ type Deps struct {
 	Retention time.Duration // UPLOAD_RETENTION
 	Schedules config.Schedules
 	Now       func() time.Time
+	Mail      mail.Sender // MAIL_URL, MAIL_FROM
+	LoginKeys *login.Keys // LOGIN_KEYS; nil when none are set
+	BaseURL   string      // PUBLIC_BASE_URL, the base of mailed links
+	MailConns int         // MAIL_CONNECTIONS: parallel SMTP connections of one batch
 }
 
 // Tasks returns the registration of every task type, wired to d.
@@ -43,6 +49,9 @@ func Tasks(d Deps) []Registration {
 		Register[PurgeTrash](&PurgeTrashWorker{DB: d.DB, Now: d.Now}),
 		Register[ResumeRuns](&ResumeRunsWorker{DB: d.DB, Client: d.Client}),
 		Register[Release](&ReleaseWorker{DB: d.DB, Now: d.Now}),
+		Register[InvitationsSend](&InvitationsWorker{DB: d.DB, Mail: d.Mail, Keys: d.LoginKeys, BaseURL: d.BaseURL,
+			Connections: d.MailConns, Now: d.Now}),
+		Register[PasswordReset](&PasswordResetWorker{DB: d.DB, Mail: d.Mail, Keys: d.LoginKeys, BaseURL: d.BaseURL, Now: d.Now}),
 		Register[FanOut](&FanOutWorker{DB: d.DB, Client: d.Client, Jobs: Periodics(d.Schedules)}),
 	}
 }

@@ -13,7 +13,12 @@ import (
 	"portalwerk/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(inviteChildRun) != "" {
+		os.Exit(inviteChild()) // the kill test's worker process
+	}
+	os.Exit(storetest.Main(m))
+}
 
 func registry(t *testing.T, regs ...Registration) *Registry {
 	t.Helper()

@@ -102,6 +102,11 @@ func AccountByName(ctx context.Context, db sqlx.QueryerContext, tenantID int64, 
 	return accountWhere(ctx, db, `a.tenant_id = $1 AND a.name = $2`, tenantID, name)
 }
 
+// AccountByID finds an account of the tenant by its id.
+func AccountByID(ctx context.Context, db sqlx.QueryerContext, tenantID, id int64) (Account, error) {
+	return accountWhere(ctx, db, `a.tenant_id = $1 AND a.id = $2`, tenantID, id)
+}
+
 func accountWhere(ctx context.Context, db sqlx.QueryerContext, where string, args ...any) (Account, error) {
 	return getOne[Account](ctx, db, "get account", `SELECT `+accountColumns+` FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE `+where, args...)
 }

@@ -19,3 +19,29 @@ func TestMeterRequestTemplatesHaveURL(t *testing.T) {
 		}
 	}
 }
+
+// The invitation and password mails exist in both languages, as HTML and as plain text
+// with the subject, and each carries the link.
+func TestInvitationTemplates(t *testing.T) {
+	for _, name := range []string{"invitation", "password-reset"} {
+		for _, lang := range []string{"de", "en"} {
+			for _, ext := range []string{"html", "txt"} {
+				b, err := fs.ReadFile(FS, "mail/"+name+"."+lang+"."+ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(b), "{{.Link}}") || ext == "txt" && !strings.Contains(string(b), `{{define "subject"}}`) {
+					t.Errorf("%s.%s.%s lacks the link or the subject", name, lang, ext)
+				}
+			}
+		}
+	}
+}
+
+func TestLang(t *testing.T) {
+	for locale, want := range map[string]string{"": "de", "de": "de", "de-AT": "de", "en": "en", "EN-gb": "en", "fr": "de"} {
+		if got := Lang(locale); got != want {
+			t.Errorf("Lang(%q) = %q, want %q", locale, got, want)
+		}
+	}
+}

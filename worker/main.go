@@ -17,6 +17,8 @@ import (
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
+	"portalwerk/jobs/mail"
 	"portalwerk/store"
 )
 
@@ -75,8 +77,19 @@ func runWorker(ctx context.Context, cfg config.Config, redisOpt asynq.RedisConnO
 	defer db.Close()
 	q := asynq.NewClient(redisOpt)
 	defer q.Close()
+	sender, err := mail.New(cfg.MailURL, cfg.MailFrom, log.With(slog.String("component", "mail")))
+	if err != nil {
+		return err
+	}
+	keys, err := login.NewKeys(cfg.LoginKeys)
+	if err != nil {
+		// Only invitations and password mails need keys; they fail with a sentence saying so.
+		log.Warn("LOGIN_KEYS is not set: invitation batches and password mails cannot be sent")
+		keys = nil
+	}
 	reg, err := jobs.NewRegistry(jobs.Tasks(jobs.Deps{
 		DB: db, Client: jobs.NewClient(q), Retention: cfg.UploadRetention, Schedules: cfg.Schedules,
+		Mail: sender, LoginKeys: keys, BaseURL: cfg.PublicBaseURL, MailConns: cfg.MailConnections,
 	})...)
 	if err != nil {
 		return err

@@ -19,9 +19,9 @@ type Config struct {
 	UploadMaxBytes int64 // UPLOAD_MAX_BYTES: the largest file an upload may carry
 }
 
-// Queue puts a job's task on the queue (a *jobs.Client); it reports false, and no
-// error, when a task with the same id is already there. CreateRun records a job run
-// and enqueues its task.
+// Queue puts a job's task on the queue (a *jobs.Client); Enqueue reports false, and no
+// error, when a task with the same id is already there. CreateRun records a job run and
+// enqueues its task.
 type Queue interface {
 	Enqueue(ctx context.Context, a jobs.Args) (bool, error)
 	CreateRun(ctx context.Context, db *sqlx.DB, n store.NewRun, a jobs.Args) error
@@ -66,6 +66,8 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /v1/releases/{id}", s.auth(s.getRelease))
 	mux.Handle("GET /v1/templates/meter-request", s.auth(s.getMeterRequestTemplate))
 	mux.Handle("PUT /v1/templates/meter-request", s.auth(s.admin("Textbausteine ändern", s.putMeterRequestTemplate)))
+	mux.Handle("POST /v1/invitations", s.auth(s.admin("Kunden einladen", s.createInvitations)))
+	mux.Handle("GET /v1/invitations/{id}", s.auth(s.getInvitations))
 }
 
 // handler is an API handler that knows its caller; a refusal is an *Error.

@@ -32,6 +32,7 @@ type Config struct {
 	OpsPassword       string        // OPS_PASSWORD
 	OpsReadOnly       bool          // OPS_READONLY
 	WorkerConcurrency int           // WORKER_CONCURRENCY
+	MailConnections   int           // MAIL_CONNECTIONS
 	ImportConcurrency int           // IMPORT_CONCURRENCY
 	UploadRetention   time.Duration // UPLOAD_RETENTION
 	Schedules         Schedules     // METER_REQUEST_CRON, PURGE_CRON, TRASH_PURGE_CRON, RESUME_CRON
@@ -86,6 +87,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.OpsReadOnly, err = parse("OPS_READONLY", str("OPS_READONLY", "true"), strconv.ParseBool)
 	check(err)
 	c.WorkerConcurrency, err = parse("WORKER_CONCURRENCY", str("WORKER_CONCURRENCY", "10"), positive(strconv.Atoi))
+	check(err)
+	c.MailConnections, err = parse("MAIL_CONNECTIONS", str("MAIL_CONNECTIONS", "4"), positive(strconv.Atoi))
 	check(err)
 	c.ImportConcurrency, err = parse("IMPORT_CONCURRENCY", str("IMPORT_CONCURRENCY", "2"), positive(strconv.Atoi))
 	check(err)

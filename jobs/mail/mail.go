@@ -40,8 +40,36 @@ type Message struct {
 // entry per message (nil = sent), so the caller can record per-recipient
 // results; the error is for a failure of the batch as a whole (e.g. cannot
 // connect), in which case nothing was sent and the slice is nil.
+//
+// Open gives a connection of its own that Conn.Send reuses for batch after
+// batch: senders that mail many batches in parallel open one Conn each.
 type Sender interface {
 	Send(ctx context.Context, msgs []Message) ([]error, error)
+	Open(ctx context.Context) (Conn, error)
+}
+
+// Conn is one connection kept open for many batches; Send has Sender.Send's
+// results. A Conn is used by one goroutine at a time.
+type Conn interface {
+	Send(ctx context.Context, msgs []Message) ([]error, error)
+	Close() error
+}
+
+// ErrNotSent marks a message that never reached the server (the connection
+// was lost before it, or ctx ended): trying it again cannot send it twice.
+var ErrNotSent = errors.New("mail: not sent")
+
+// Temporary says whether a message's error is worth another try later: the
+// server answered 4xx, or the message never reached it. A 5xx answer, or a
+// message that cannot be built, is permanent.
+func Temporary(err error) bool {
+	if errors.Is(err, ErrNotSent) {
+		return true
+	}
+	if se, ok := errors.AsType[*gomail.SendError](err); ok {
+		return se.IsTemp() || se.ErrorCode() >= 400 && se.ErrorCode() < 500
+	}
+	return false
 }
 
 // New parses mailURL (MAIL_URL; empty means DefaultURL) and from (MAIL_FROM)

@@ -23,6 +23,13 @@ type fileSender struct {
 	from *netmail.Address
 }
 
+// Open returns the outbox itself: files need no connection.
+func (s *fileSender) Open(context.Context) (Conn, error) { return fileConn{s}, nil }
+
+type fileConn struct{ *fileSender }
+
+func (fileConn) Close() error { return nil }
+
 func (s *fileSender) Send(ctx context.Context, msgs []Message) ([]error, error) {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("mail: create outbox: %w", err)
@@ -31,7 +38,7 @@ func (s *fileSender) Send(ctx context.Context, msgs []Message) ([]error, error) 
 	var last int64
 	for i, m := range msgs {
 		if ctx.Err() != nil {
-			results[i] = fmt.Errorf("mail: not sent: %w", context.Cause(ctx))
+			results[i] = fmt.Errorf("%w: %w", ErrNotSent, context.Cause(ctx))
 			continue
 		}
 		msg, err := buildMsg(s.from, m)

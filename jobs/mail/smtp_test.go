@@ -30,6 +30,7 @@ type received struct {
 // recorder is a go-smtp backend that records everything clients do.
 type recorder struct {
 	rejectRcpt string // RCPT TO this address is refused with 550
+	deferRcpt  string // RCPT TO this address is refused with 451 (try again later)
 	dropAfter  int    // if > 0, the connection is cut after this many DATA commands
 
 	mu       sync.Mutex
@@ -76,6 +77,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if to == s.rec.rejectRcpt {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
+	if to == s.rec.deferRcpt {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	s.cur.to = append(s.cur.to, to)
 	return nil
@@ -321,5 +325,51 @@ func TestSMTPCancelledContextIsBatchError(t *testing.T) {
 	cancel()
 	if errs, err := s.Send(ctx, batch(2)); err == nil || errs != nil {
 		t.Fatalf("Send = %v, %v; want a batch error", errs, err)
+	}
+}
+
+// A Conn keeps its connection for batch after batch; a 4xx answer is temporary, a 5xx
+// permanent; after the server cut the connection the next batch dials again.
+func TestSMTPConnReusedAcrossBatches(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{rejectRcpt: "bewohner1@example.org", deferRcpt: "bewohner2@example.org", dropAfter: 7}
+	s, err := New(smtpURL(startServer(t, rec), nil), "noreply@portalwerk.local", discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for round := range 2 {
+		errs, err := conn.Send(t.Context(), batch(4))
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if errs[0] != nil || errs[3] != nil || errs[1] == nil || errs[2] == nil {
+			t.Fatalf("round %d: results %v", round, errs)
+		}
+		if Temporary(errs[1]) || !Temporary(errs[2]) {
+			t.Errorf("round %d: 550 temporary=%v, 451 temporary=%v", round, Temporary(errs[1]), Temporary(errs[2]))
+		}
+	}
+	if sessions, _, mails := rec.snapshot(); sessions != 1 || len(mails) != 4 {
+		t.Fatalf("%d sessions and %d mails after two batches, want 1 and 4", sessions, len(mails))
+	}
+	// The 7th DATA is cut off: messages after it did not reach the server.
+	errs, err := conn.Send(t.Context(), batch(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Temporary(errs[5]) || !errors.Is(errs[5], ErrNotSent) {
+		t.Errorf("after the cut: %v", errs[5])
+	}
+	errs, err = conn.Send(t.Context(), batch(1))
+	if err != nil || errs[0] != nil {
+		t.Fatalf("after reconnecting: %v %v", errs, err)
+	}
+	if sessions, _, _ := rec.snapshot(); sessions != 2 {
+		t.Errorf("%d sessions, want 2 (one redial after the cut)", sessions)
 	}
 }

@@ -1,0 +1,526 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	netmail "net/mail"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/jmoiron/sqlx"
+
+	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
+	"portalwerk/jobs/mail"
+	"portalwerk/store"
+	"portalwerk/store/storetest"
+)
+
+// sink is an SMTP server on loopback that records every mail it accepts.
+type sink struct {
+	addr string
+
+	mu          sync.Mutex
+	deferOnce   map[string]bool // RCPT TO answered 451 the first time
+	reject      map[string]bool // RCPT TO answered 550
+	deferAlways map[string]bool // RCPT TO always answered 451
+	delay       time.Duration   // before each DATA is accepted
+	sessions    int
+	mails       []sunk
+}
+
+type sunk struct {
+	to, id string
+	raw    []byte
+}
+
+func startSink(t testing.TB) *sink {
+	t.Helper()
+	s := &sink{deferOnce: map[string]bool{}, reject: map[string]bool{}, deferAlways: map[string]bool{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(s)
+	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	s.addr = l.Addr().String()
+	return s
+}
+
+func (s *sink) url() string { return "smtp://" + s.addr }
+
+func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions++
+	return &sinkSession{s: s}, nil
+}
+
+func (s *sink) received() []sunk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sunk(nil), s.mails...)
+}
+
+type sinkSession struct {
+	s  *sink
+	to string
+}
+
+func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	if ss.s.reject[to] {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
+	if ss.s.deferAlways[to] {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	if ss.s.deferOnce[to] {
+		delete(ss.s.deferOnce, to)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "greylisted, try again later"}
+	}
+	ss.to = to
+	return nil
+}
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	delay := ss.s.delay
+	ss.s.mu.Unlock()
+	time.Sleep(delay)
+	m, err := netmail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	ss.s.mails = append(ss.s.mails, sunk{to: ss.to, id: m.Header.Get("X-Portalwerk-Message-ID"), raw: b})
+	ss.s.mu.Unlock()
+	return nil
+}
+func (ss *sinkSession) Reset()        {}
+func (ss *sinkSession) Logout() error { return nil }
+
+// mailParts decodes a received mail's plain-text and HTML parts.
+func mailParts(t testing.TB, raw []byte) (subject, text, html string) {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		var r io.Reader = p
+		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			r = quotedprintable.NewReader(p)
+		}
+		b, _ := io.ReadAll(r)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if ct == "text/html" {
+			html = string(b)
+		} else {
+			text = string(b)
+		}
+	}
+	return subject, text, html
+}
+
+var linkRE = regexp.MustCompile(`http://portal\.test/portal/l/([A-Za-z0-9._~-]+)`)
+
+func testKeys(t testing.TB) *login.Keys {
+	k := config.LoginKey{ID: "k1"}
+	copy(k.Secret[:], "0123456789abcdef0123456789abcdef")
+	keys, err := login.NewKeys([]config.LoginKey{k})
+	if err != nil {
+		panic(err)
+	}
+	return keys
+}
+
+// customer inserts a live customer of the account.
+func customer(t testing.TB, db *sqlx.DB, acc store.Account, ext, email string, invited bool, extra string) int64 {
+	t.Helper()
+	var id int64
+	var inv *time.Time
+	if invited {
+		now := time.Now()
+		inv = &now
+	}
+	var em *string
+	if email != "" {
+		em = &email
+	}
+	if err := db.Get(&id, `INSERT INTO customers (tenant_id, account_id, external_id, email, invited_at, last_name, salutation, locale)
+		VALUES ($1, $2, $3, $4, $5, 'Muster', 'Frau', NULLIF($6, '')) RETURNING id`, acc.TenantID, acc.ID, ext, em, inv, extra); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+type inviteFixture struct {
+	t    testing.TB
+	b    *bundle
+	acc  store.Account
+	sink *sink
+	w    *InvitationsWorker
+}
+
+func newInviteFixture(t *testing.T) *inviteFixture {
+	b := setup(t)
+	f := &inviteFixture{t: t, b: b, acc: storetest.Account(t, b.db, "", "huber", ""), sink: startSink(t)}
+	sender, err := mail.New(f.sink.url(), "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.w = &InvitationsWorker{DB: b.db, Mail: sender, Keys: testKeys(t), BaseURL: "http://portal.test",
+		Connections: 3, Batch: 4, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
+	if _, err := b.db.Exec(`UPDATE tenants SET name = 'Hausverwaltung Müller & Söhne' WHERE id = $1`, f.acc.TenantID); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// run records an invitation batch for sel and returns its task.
+func (f *inviteFixture) run(sel store.InvitationSelection) InvitationsSend {
+	f.t.Helper()
+	params, _ := json.Marshal(sel)
+	id := store.NewID()
+	a := InvitationsSend{RunID: id, TenantID: f.acc.TenantID}
+	if err := f.b.client.CreateRun(context.Background(), f.b.db, store.NewRun{ID: id, TenantID: f.acc.TenantID, AccountID: f.acc.ID,
+		CreatedBy: f.acc.ID, Kind: store.RunInvitations, Params: params}, a); err != nil {
+		f.t.Fatal(err)
+	}
+	return a
+}
+
+func (f *inviteFixture) work(a InvitationsSend) runResult {
+	f.t.Helper()
+	res, err := f.w.Work(context.Background(), &Task[InvitationsSend]{Args: a, ID: a.TaskID(), Log: storetest.Logger(f.t)})
+	if err != nil {
+		f.t.Fatalf("work: %v", err)
+	}
+	return res.(runResult)
+}
+
+// perAddress counts the mails each address received.
+func perAddress(mails []sunk) map[string]int {
+	n := map[string]int{}
+	for _, m := range mails {
+		n[m.to]++
+	}
+	return n
+}
+
+func TestInvitationBatchMailsEachInviteeOnce(t *testing.T) {
+	f := newInviteFixture(t)
+	var keys []string
+	for i := range 10 {
+		ext := fmt.Sprintf("K-%03d", i)
+		keys = append(keys, ext)
+		customer(t, f.b.db, f.acc, ext, fmt.Sprintf("bewohner%d@example.org", i), false, map[bool]string{true: "en"}[i == 3])
+	}
+	customer(t, f.b.db, f.acc, "K-100", "", false, "")                             // no e-mail
+	customer(t, f.b.db, f.acc, "K-101", "schon@example.org", true, "")             // already invited
+	customer(t, f.b.db, f.acc, "K-102", "nicht-ausgewählt@example.org", false, "") // not selected
+	keys = append(keys, "K-100", "K-101", "K-999")
+
+	a := f.run(store.InvitationSelection{Customers: keys})
+	res := f.work(a)
+	want := store.RunCounts{"selected": 12, "sent": 10, "skipped_no_email": 1, "skipped_already_invited": 1, "failed": 0, "not_found": 1}
+	if res.Status != store.RunDone || fmt.Sprint(res.Counts) != fmt.Sprint(want) {
+		t.Fatalf("result %+v, want done with %v", res, want)
+	}
+	mails := f.sink.received()
+	if len(mails) != 10 {
+		t.Fatalf("%d mails, want 10", len(mails))
+	}
+	for addr, n := range perAddress(mails) {
+		if n != 1 || !strings.HasPrefix(addr, "bewohner") {
+			t.Errorf("%s got %d mails", addr, n)
+		}
+	}
+	f.sink.mu.Lock()
+	sessions := f.sink.sessions
+	f.sink.mu.Unlock()
+	if sessions > 3 {
+		t.Errorf("%d SMTP sessions for 10 mails over 3 connections: connections not reused", sessions)
+	}
+	// Each mail: German (one English by the customer's locale), the tenant's name, a link
+	// that opens for an invitation of this tenant and customer; HTML escapes the name.
+	for _, m := range mails {
+		subject, text, html := mailParts(t, m.raw)
+		en := m.to == "bewohner3@example.org"
+		if en != strings.Contains(subject, "invitation") || !strings.Contains(subject, "Hausverwaltung Müller & Söhne") {
+			t.Errorf("%s: subject %q", m.to, subject)
+		}
+		if !strings.Contains(html, "Hausverwaltung Müller &amp; Söhne") || !strings.Contains(text, "Hausverwaltung Müller & Söhne") {
+			t.Errorf("%s: tenant name not (escaped) in both parts", m.to)
+		}
+		if !en && !strings.Contains(text, "Sehr geehrte Frau Muster,") {
+			t.Errorf("%s: greeting missing in %q", m.to, text)
+		}
+		lt, lh := linkRE.FindStringSubmatch(text), linkRE.FindStringSubmatch(html)
+		if lt == nil || lh == nil || lt[1] != lh[1] {
+			t.Fatalf("%s: no (matching) link in both parts", m.to)
+		}
+		c, err := f.w.Keys.Open(lt[1], time.Now(), login.PurposeInvite)
+		if err != nil || c.Tenant != f.acc.TenantID {
+			t.Errorf("%s: link does not open: %+v %v", m.to, c, err)
+		}
+		if err := store.UseLoginToken(context.Background(), f.b.db, c.TokenID, c.Tenant, c.Identity, c.Customer, string(c.Purpose)); err != nil {
+			t.Errorf("%s: token not recorded: %v", m.to, err)
+		}
+	}
+	var invited int
+	f.b.db.Get(&invited, `SELECT count(*) FROM customers WHERE account_id = $1 AND invited_at IS NOT NULL`, f.acc.ID)
+	if invited != 11 {
+		t.Errorf("%d customers invited, want 11 (10 now, 1 before)", invited)
+	}
+	// The task again (a retry after the end) mails nobody.
+	if res := f.work(a); res.Status != store.RunDone {
+		t.Errorf("second run: %+v", res)
+	}
+	if n := len(f.sink.received()); n != 10 {
+		t.Errorf("%d mails after the task ran again, want still 10", n)
+	}
+	// A second batch of all uninvited picks only the one not selected before.
+	f.work(f.run(store.InvitationSelection{AllUninvited: true}))
+	if got := perAddress(f.sink.received()); len(got) != 11 || got["nicht-ausgewählt@example.org"] != 1 {
+		t.Errorf("after all_uninvited: %v", got)
+	}
+}
+
+func TestInvitationTemporaryErrorsRetriedPermanentFailed(t *testing.T) {
+	f := newInviteFixture(t)
+	for i := range 6 {
+		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("r%d@example.org", i), false, "")
+	}
+	f.sink.deferOnce["r1@example.org"] = true
+	f.sink.reject["r2@example.org"] = true
+	a := f.run(store.InvitationSelection{AllUninvited: true})
+	res := f.work(a)
+	if res.Counts["sent"] != 5 || res.Counts["failed"] != 1 || res.Status != store.RunDone {
+		t.Fatalf("result %+v: want 5 sent (one after a 451), 1 failed (550)", res)
+	}
+	if got := perAddress(f.sink.received()); len(got) != 5 || got["r1@example.org"] != 1 || got["r2@example.org"] != 0 {
+		t.Errorf("received %v", got)
+	}
+	var rows []struct {
+		Email   string  `db:"email"`
+		Status  string  `db:"status"`
+		Attempt int     `db:"attempt"`
+		Error   *string `db:"error"`
+	}
+	f.b.db.Select(&rows, `SELECT email, status, attempt, error FROM invitation_recipients WHERE run_id = $1 AND email IN ('r1@example.org', 'r2@example.org') ORDER BY email`, a.RunID)
+	if len(rows) != 2 || rows[0].Status != "sent" || rows[0].Attempt != 2 || rows[1].Status != "failed" ||
+		rows[1].Attempt != 1 || rows[1].Error == nil || !strings.Contains(*rows[1].Error, "550") {
+		t.Errorf("recipient rows %+v", rows)
+	}
+	// A 4xx that never clears counts failed after MaxAttempts tries.
+	f.w.MaxAttempts = 3
+	customer(t, f.b.db, f.acc, "K-9", "immer@example.org", false, "")
+	f.sink.mu.Lock()
+	f.sink.deferAlways["immer@example.org"] = true
+	f.sink.mu.Unlock()
+	res = f.work(f.run(store.InvitationSelection{Customers: []string{"K-9"}}))
+	if res.Counts["failed"] != 1 || res.Counts["sent"] != 0 {
+		t.Errorf("a lasting 451: %+v", res)
+	}
+}
+
+// A batch stopped in the middle (the worker shuts down: ctx cancelled) and run again
+// mails everyone exactly once.
+func TestInvitationStoppedAndRetriedMailsNobodyTwice(t *testing.T) {
+	f := newInviteFixture(t)
+	for i := range 40 {
+		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("s%d@example.org", i), false, "")
+	}
+	f.sink.delay = 5 * time.Millisecond
+	a := f.run(store.InvitationSelection{AllUninvited: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(f.sink.received()) < 10 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := f.w.Work(ctx, &Task[InvitationsSend]{Args: a, ID: a.TaskID(), Log: storetest.Logger(t)}); err == nil {
+		t.Fatal("a stopped batch reported success")
+	}
+	first := len(f.sink.received())
+	if first >= 40 {
+		t.Fatalf("the batch was not stopped in the middle (%d mails)", first)
+	}
+	res := f.work(a)
+	if res.Counts["sent"] != 40 || res.Counts["failed"] != 0 {
+		t.Errorf("after the retry: %+v", res)
+	}
+	for addr, n := range perAddress(f.sink.received()) {
+		if n != 1 {
+			t.Errorf("%s got %d mails", addr, n)
+		}
+	}
+}
+
+// The kill test's child: the invitation worker in a process of its own.
+const (
+	inviteChildDB   = "PORTALWERK_INVITE_CHILD_DB"
+	inviteChildSMTP = "PORTALWERK_INVITE_CHILD_SMTP"
+	inviteChildRun  = "PORTALWERK_INVITE_CHILD_RUN"
+)
+
+func inviteChild() int {
+	ctx := context.Background()
+	db, err := store.Open(ctx, os.Getenv(inviteChildDB))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invite child:", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sender, err := mail.New(os.Getenv(inviteChildSMTP), "noreply@hv-mueller.de", log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invite child:", err)
+		return 1
+	}
+	var run store.Run
+	run, err = store.RunByID(ctx, db, os.Getenv(inviteChildRun))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invite child:", err)
+		return 1
+	}
+	w := &InvitationsWorker{DB: db, Mail: sender, Keys: testKeys(nil), BaseURL: "http://portal.test", Connections: 3, Batch: 5}
+	a := InvitationsSend{RunID: run.ID, TenantID: run.TenantID}
+	if _, err := w.Work(ctx, &Task[InvitationsSend]{Args: a, ID: a.TaskID(), Log: log}); err != nil {
+		fmt.Fprintln(os.Stderr, "invite child:", err)
+		return 1
+	}
+	return 0
+}
+
+// A worker process SIGKILLed in the middle of a batch, then the task again: nobody gets
+// a second mail. The rows the dead worker had claimed but not marked are failed as
+// uncertain; everyone else is sent exactly once.
+func TestInvitationWorkerKilledMidBatch(t *testing.T) {
+	f := newInviteFixture(t)
+	const n = 200
+	for i := range n {
+		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("k%d@example.org", i), false, "")
+	}
+	f.sink.delay = 2 * time.Millisecond
+	a := f.run(store.InvitationSelection{AllUninvited: true})
+
+	app := "invite-child-" + strings.ReplaceAll(a.RunID, "-", "")[:12]
+	u, err := url.Parse(storetest.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), inviteChildDB+"="+u.String(), inviteChildSMTP+"="+f.sink.url(),
+		inviteChildRun+"="+a.RunID)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.sink.received()) < 50 {
+		select {
+		case err := <-exited:
+			t.Fatalf("the child ended before it was killed: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the child sent fewer than 50 mails in 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	// Wait until PostgreSQL has ended the dead child's sessions (a statement it had sent
+	// may still finish after the kill).
+	for {
+		var alive bool
+		if err := f.b.db.Get(&alive, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)`, app); err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed child's database sessions did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := perAddress(f.sink.received())
+	if len(before) >= n {
+		t.Fatalf("the child finished before the kill (%d mails)", len(before))
+	}
+
+	res := f.work(a)
+	after := perAddress(f.sink.received())
+	for addr, c := range after {
+		if c != 1 {
+			t.Errorf("%s got %d mails", addr, c)
+		}
+	}
+	if res.Status != store.RunDone || res.Counts["sent"]+res.Counts["failed"] != n {
+		t.Errorf("result %+v: want every one of %d sent or failed", res, n)
+	}
+	// At most the rows of the batches in flight (3 connections × 5) are uncertain.
+	if res.Counts["failed"] > 15 {
+		t.Errorf("%d recipients failed as uncertain, want at most 15", res.Counts["failed"])
+	}
+	var uncertain int64
+	f.b.db.Get(&uncertain, `SELECT count(*) FROM invitation_recipients WHERE run_id = $1 AND status = 'failed' AND error = $2`, a.RunID, uncertainMessage)
+	if uncertain != res.Counts["failed"] {
+		t.Errorf("%d failed, %d of them as uncertain", res.Counts["failed"], uncertain)
+	}
+	t.Logf("killed after %d mails; retry: %d sent in all, %d uncertain (not sent again)", len(before), res.Counts["sent"], uncertain)
+	// Every sent row's address received its mail.
+	var sent []string
+	f.b.db.Select(&sent, `SELECT email FROM invitation_recipients WHERE run_id = $1 AND status = 'sent'`, a.RunID)
+	for _, e := range sent {
+		if after[e] != 1 {
+			t.Errorf("%s marked sent, received %d", e, after[e])
+		}
+	}
+}

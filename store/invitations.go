@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// InvitationSelection is which customers of the run's account an invitation batch
+// invites: exactly one of the three is set.
+type InvitationSelection struct {
+	Customers    []string `json:"customers,omitempty"` // external ids
+	ImportID     string   `json:"import_id,omitempty"` // the customers that import created or changed
+	AllUninvited bool     `json:"all_uninvited,omitempty"`
+}
+
+// SelectInvitationRecipients records the batch's recipients once: a customer without an
+// address is skipped as no_email, one invited before as already_invited, everyone else
+// waits to be mailed. A retried task finds the selection made and changes nothing. It
+// returns the number of given external ids that match no live customer.
+func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel InvitationSelection) (notFound int64, err error) {
+	err = InTx(ctx, db, func(tx *sqlx.Tx) error {
+		var total *int64
+		if err := tx.GetContext(ctx, &total, `SELECT progress_total FROM job_runs WHERE id = $1 FOR UPDATE`, run.ID); err != nil {
+			return fmt.Errorf("lock run %s: %w", run.ID, err)
+		}
+		if total != nil {
+			var nf *int64
+			err := tx.GetContext(ctx, &nf, `SELECT (counts->>'not_found')::bigint FROM job_runs WHERE id = $1`, run.ID)
+			if nf != nil {
+				notFound = *nf
+			}
+			return err
+		}
+		where, args := "", []any{run.ID, run.AccountID, run.TenantID}
+		keys := externalIDKeys(sel.Customers)
+		switch {
+		case len(sel.Customers) > 0:
+			where, args = `c.external_id = ANY($4)`, append(args, pq.Array(keys))
+		case sel.ImportID != "":
+			// An apply writes every row in one transaction, so the customers it created
+			// or changed carry its finish time (now() is the transaction's start).
+			where, args = `EXISTS (SELECT 1 FROM imports im WHERE im.id = $4 AND im.tenant_id = c.tenant_id
+				AND im.account_id = c.account_id AND im.status = 'done'
+				AND (c.updated_at = im.finished_at OR c.created_at = im.finished_at))`, append(args, sel.ImportID)
+		case sel.AllUninvited:
+			where = `c.invited_at IS NULL`
+		default:
+			return fmt.Errorf("select recipients of run %s: empty selection", run.ID)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO invitation_recipients (run_id, customer_id, tenant_id, email, status, skip_reason)
+			SELECT $1, c.id, c.tenant_id, NULLIF(lower(trim(c.email)), ''),
+				CASE WHEN NULLIF(trim(c.email), '') IS NULL OR c.invited_at IS NOT NULL THEN 'skipped' ELSE 'pending' END,
+				CASE WHEN NULLIF(trim(c.email), '') IS NULL THEN 'no_email' WHEN c.invited_at IS NOT NULL THEN 'already_invited' END
+			FROM customers c WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND `+where+`
+			ON CONFLICT DO NOTHING`, args...)
+		if err != nil {
+			return fmt.Errorf("select recipients of run %s: %w", run.ID, err)
+		}
+		n, _ := res.RowsAffected()
+		if len(sel.Customers) > 0 {
+			if err := tx.GetContext(ctx, &notFound, `SELECT count(*) FROM unnest($1::text[]) AS x(key)
+				WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.account_id = $2 AND c.deleted_at IS NULL
+					AND (c.external_id = x.key OR c.external_id = lpad(x.key, 20, '0') AND x.key ~ '^[0-9]{1,19}$'))`,
+				pq.Array(sel.Customers), run.AccountID); err != nil {
+				return fmt.Errorf("count unknown keys of run %s: %w", run.ID, err)
+			}
+		}
+		// The identities the links log in as: one per tenant and address, linked to every
+		// live customer of the tenant carrying it.
+		for _, q := range []string{
+			`INSERT INTO portal_identities (tenant_id, email)
+				SELECT DISTINCT tenant_id, email FROM invitation_recipients WHERE run_id = $1 AND status = 'pending'
+				ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO NOTHING`,
+			`UPDATE invitation_recipients r SET identity_id = i.id FROM portal_identities i
+				WHERE r.run_id = $1 AND r.status = 'pending' AND i.tenant_id = r.tenant_id AND i.email = r.email`,
+			`INSERT INTO portal_identity_customers (identity_id, customer_id)
+				SELECT DISTINCT r.identity_id, c.id FROM invitation_recipients r
+				JOIN customers c ON c.tenant_id = r.tenant_id AND lower(trim(c.email)) = r.email AND c.deleted_at IS NULL
+				WHERE r.run_id = $1 AND r.status = 'pending'
+				ON CONFLICT DO NOTHING`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, run.ID); err != nil {
+				return fmt.Errorf("identities of run %s: %w", run.ID, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE job_runs SET progress_total = $2,
+			counts = counts || jsonb_build_object('not_found', $3::bigint) WHERE id = $1`, run.ID, n, notFound)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("select invitation recipients: %w", err)
+	}
+	return notFound, nil
+}
+
+// externalIDKeys is each given key and, for 1 to 19 digits, its 20-digit padded form (a
+// Nutzerfremdnummer typed without its leading zeros).
+func externalIDKeys(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, id)
+		if len(id) >= 1 && len(id) < 20 && strings.Trim(id, "0123456789") == "" {
+			out = append(out, strings.Repeat("0", 20-len(id))+id)
+		}
+	}
+	return out
+}
+
+// AbandonClaimedRecipients ends the rows a previous attempt claimed and never marked:
+// the worker was killed while mailing them, so whether a mail went out is unknown. They
+// are failed, never mailed again by this batch: a second mail is worse than none, and
+// their customers stay uninvited, so a later batch (all_uninvited) reaches them.
+func AbandonClaimedRecipients(ctx context.Context, db sqlx.ExecerContext, runID, message string) (int64, error) {
+	res, err := db.ExecContext(ctx, `UPDATE invitation_recipients SET status = 'failed', error = $2
+		WHERE run_id = $1 AND status = 'claimed'`, runID, message)
+	if err != nil {
+		return 0, fmt.Errorf("abandon claimed recipients of run %s: %w", runID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// Recipient is a claimed recipient with what its mail needs.
+type Recipient struct {
+	CustomerID int64   `db:"customer_id"`
+	IdentityID int64   `db:"identity_id"`
+	Email      string  `db:"email"`
+	Attempt    int     `db:"attempt"`
+	Locale     string  `db:"locale"` // the customer's, else the tenant's
+	Salutation *string `db:"salutation"`
+	FirstName  *string `db:"first_name"`
+	LastName   *string `db:"last_name"`
+	Company    *string `db:"company"`
+}
+
+// ClaimRecipients claims up to n recipients due now for sending; each claim raises the
+// row's attempt. Several senders claim concurrently without getting the same row.
+func ClaimRecipients(ctx context.Context, db sqlx.QueryerContext, runID string, n int) ([]Recipient, error) {
+	var out []Recipient
+	err := sqlx.SelectContext(ctx, db, &out, `WITH due AS (
+			SELECT customer_id FROM invitation_recipients
+			WHERE run_id = $1 AND status = 'pending' AND next_attempt_at <= now()
+			ORDER BY next_attempt_at, customer_id LIMIT $2 FOR UPDATE SKIP LOCKED),
+		claimed AS (
+			UPDATE invitation_recipients r SET status = 'claimed', attempt = r.attempt + 1, claimed_at = now()
+			FROM due WHERE r.run_id = $1 AND r.customer_id = due.customer_id
+			RETURNING r.customer_id, r.identity_id, r.email, r.attempt)
+		SELECT cl.customer_id, cl.identity_id, cl.email, cl.attempt, COALESCE(c.locale, t.locale) AS locale,
+			c.salutation, c.first_name, c.last_name, c.company
+		FROM claimed cl JOIN customers c ON c.id = cl.customer_id JOIN tenants t ON t.id = c.tenant_id
+		ORDER BY cl.customer_id`, runID, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim recipients of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// RecipientOutcome is what became of a claimed recipient's mail.
+type RecipientOutcome struct {
+	CustomerID int64
+	Status     string    // "sent", "failed", or "pending" to try again at RetryAt
+	Error      string    // for failed and pending
+	RetryAt    time.Time // for pending
+}
+
+// MarkRecipients records the outcomes of claimed rows in one statement; a sent mail
+// also sets its customer's invited_at.
+func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []RecipientOutcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	ids, statuses, errs, retries := make([]int64, len(outs)), make([]string, len(outs)), make([]*string, len(outs)), make([]time.Time, len(outs))
+	for i, o := range outs {
+		ids[i], statuses[i], retries[i] = o.CustomerID, o.Status, o.RetryAt
+		if o.Error != "" {
+			errs[i] = &outs[i].Error
+		}
+		if retries[i].IsZero() {
+			retries[i] = time.Now()
+		}
+	}
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
+				next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN now() END
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
+			WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
+			runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
+			return fmt.Errorf("mark recipients of run %s: %w", runID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE customers c SET invited_at = now()
+			FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
+			WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
+			return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
+		}
+		return nil
+	})
+}
+
+// ReleaseRecipients hands claimed rows back untouched (their mails were not sent: the
+// connection failed, or the worker is stopping), undoing the claim's attempt.
+func ReleaseRecipients(ctx context.Context, db sqlx.ExecerContext, runID string, customerIDs []int64) error {
+	if len(customerIDs) == 0 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE invitation_recipients SET status = 'pending', attempt = attempt - 1
+		WHERE run_id = $1 AND customer_id = ANY($2) AND status = 'claimed'`, runID, pq.Array(customerIDs)); err != nil {
+		return fmt.Errorf("release recipients of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// InvitationProgress is where a batch stands.
+type InvitationProgress struct {
+	Counts RunCounts
+	Open   int64      // pending or claimed
+	NextAt *time.Time // the earliest pending retry
+}
+
+// GetInvitationProgress counts the batch's recipients by outcome.
+func GetInvitationProgress(ctx context.Context, db sqlx.QueryerContext, runID string) (InvitationProgress, error) {
+	var row struct {
+		Selected       int64      `db:"selected"`
+		Sent           int64      `db:"sent"`
+		NoEmail        int64      `db:"skipped_no_email"`
+		AlreadyInvited int64      `db:"skipped_already_invited"`
+		Failed         int64      `db:"failed"`
+		Open           int64      `db:"open"`
+		NextAt         *time.Time `db:"next_at"`
+		NotFound       *int64     `db:"not_found"`
+	}
+	err := sqlx.GetContext(ctx, db, &row, `SELECT count(*) AS selected,
+			count(*) FILTER (WHERE status = 'sent') AS sent,
+			count(*) FILTER (WHERE skip_reason = 'no_email') AS skipped_no_email,
+			count(*) FILTER (WHERE skip_reason = 'already_invited') AS skipped_already_invited,
+			count(*) FILTER (WHERE status = 'failed') AS failed,
+			count(*) FILTER (WHERE status IN ('pending', 'claimed')) AS open,
+			min(next_attempt_at) FILTER (WHERE status = 'pending') AS next_at,
+			(SELECT (counts->>'not_found')::bigint FROM job_runs WHERE id = $1) AS not_found
+		FROM invitation_recipients WHERE run_id = $1`, runID)
+	if err != nil {
+		return InvitationProgress{}, fmt.Errorf("invitation progress of run %s: %w", runID, err)
+	}
+	c := RunCounts{"selected": row.Selected, "sent": row.Sent, "skipped_no_email": row.NoEmail,
+		"skipped_already_invited": row.AlreadyInvited, "failed": row.Failed}
+	if row.NotFound != nil {
+		c["not_found"] = *row.NotFound
+	}
+	return InvitationProgress{Counts: c, Open: row.Open, NextAt: row.NextAt}, nil
+}
+
+// RecipientErrors lists the batch's failed recipients with their errors, for the API.
+type RecipientError struct {
+	CustomerID int64   `db:"customer_id" json:"portal_id"`
+	ExternalID *string `db:"external_id" json:"external_id"`
+	Email      *string `db:"email" json:"email"`
+	Attempt    int     `db:"attempt" json:"attempts"`
+	Error      string  `db:"error" json:"error"`
+}
+
+// InvitationFailures returns up to limit failed recipients of the batch.
+func InvitationFailures(ctx context.Context, db sqlx.QueryerContext, runID string, limit int) ([]RecipientError, error) {
+	out := []RecipientError{}
+	if err := sqlx.SelectContext(ctx, db, &out, `SELECT r.customer_id, c.external_id, r.email, r.attempt, COALESCE(r.error, '') AS error
+		FROM invitation_recipients r JOIN customers c ON c.id = r.customer_id
+		WHERE r.run_id = $1 AND r.status = 'failed' ORDER BY r.customer_id LIMIT $2`, runID, limit); err != nil {
+		return nil, fmt.Errorf("failures of run %s: %w", runID, err)
+	}
+	return out, nil
+}
