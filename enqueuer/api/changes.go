@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
@@ -31,19 +30,8 @@ func (s *Server) importChanges(w http.ResponseWriter, r *http.Request, caller st
 	if f.Action != "" && !slices.Contains(store.ChangeActions, f.Action) {
 		return BadRequest("action muss create, update, restore, transfer_copy, transfer_move oder delete sein.")
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return BadRequest("limit muss eine Zahl von 1 bis 1000 sein.")
-		}
-		f.Limit = n
-	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return BadRequest("after muss eine Zeilennummer sein (next_after der vorigen Seite).")
-		}
-		f.After = n
+	if f.Limit, f.After, err = keysetPage(q, "eine Zeilennummer"); err != nil {
+		return err
 	}
 	var list []store.Change
 	if im.Status == store.ImportPreviewed {

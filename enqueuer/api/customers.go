@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"portalwerk/store"
 )
@@ -14,19 +13,8 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, caller st
 		return err
 	}
 	f := store.CustomerFilter{AccountID: target.ID, ExternalID: q.Get("external_id"), Trash: q.Get("trash") == "true", Limit: 100}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return BadRequest("limit muss eine Zahl von 1 bis 1000 sein.")
-		}
-		f.Limit = n
-	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return BadRequest("after muss eine portal_id sein.")
-		}
-		f.After = n
+	if f.Limit, f.After, err = keysetPage(q, "eine portal_id"); err != nil {
+		return err
 	}
 	list, err := store.ListCustomers(r.Context(), s.db, f)
 	if err != nil {

@@ -25,19 +25,8 @@ func (s *Server) listReadings(w http.ResponseWriter, r *http.Request, caller sto
 		return err
 	}
 	f := store.ReadingFilter{TenantID: caller.TenantID, AccountID: target.ID, Status: status, Limit: 100}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return BadRequest("limit muss eine Zahl von 1 bis 1000 sein.")
-		}
-		f.Limit = n
-	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return BadRequest("after muss eine reading_id sein.")
-		}
-		f.After = n
+	if f.Limit, f.After, err = keysetPage(q, "eine reading_id"); err != nil {
+		return err
 	}
 	list, err := store.ListReadings(r.Context(), s.db, f)
 	if err != nil {
