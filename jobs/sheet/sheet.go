@@ -207,6 +207,13 @@ func emptyFile(sheet string) *FileError {
 	return &FileError{Code: CodeEmptyFile, Message: msg}
 }
 
+// emptySheet is an empty first sheet of a workbook whose other sheets hold data.
+func emptySheet(sheet string, full []string) *FileError {
+	return &FileError{Code: CodeEmptyFile, Message: fmt.Sprintf(
+		"Das erste Tabellenblatt „%s“ enthält keine Daten. Daten stehen auf: „%s“. Bitte verschieben Sie die Tabelle auf das erste Blatt oder geben Sie das Blatt beim Hochladen an (Feld „sheet“).",
+		sheet, strings.Join(full, "“, „"))}
+}
+
 func badEncoding(row int, err error) *FileError {
 	return &FileError{Code: CodeBadEncoding, Err: err,
 		Message: fmt.Sprintf("Die Datei enthält in Zeile %d Zeichen in einer unbekannten Kodierung. Bitte speichern Sie sie in Excel als „CSV UTF-8 (durch Trennzeichen getrennt)“.", row)}

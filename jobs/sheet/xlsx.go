@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -80,7 +81,41 @@ func openXLSX(path string, opts Options, lim xlsxLimits) (Reader, error) {
 		fh.Close()
 		return nil, err
 	}
-	return prefetch(r, emptyFile(r.(*xlsxReader).sheetName))
+	x := r.(*xlsxReader)
+	rd, err := prefetch(r, emptyFile(x.sheetName))
+	var fe *FileError
+	if errors.As(err, &fe) && fe.Code == CodeEmptyFile && opts.Sheet == "" {
+		if full := sheetsWithData(path, x.others, lim); len(full) > 0 {
+			return nil, emptySheet(x.sheetName, full)
+		}
+	}
+	return rd, err
+}
+
+// maxSheetsProbed bounds the search for data on other sheets when the first one is
+// empty: each probe reads the workbook's shared strings again.
+const maxSheetsProbed = 8
+
+// sheetsWithData lists which of the named sheets have at least one row with a value,
+// so that the user learns where the data is (or to pass `sheet`).
+func sheetsWithData(path string, names []string, lim xlsxLimits) []string {
+	var full []string
+	for _, name := range names[:min(len(names), maxSheetsProbed)] {
+		fh, err := os.Open(path)
+		if err != nil {
+			return full
+		}
+		r, err := openPackage(fh, Options{Sheet: name}, lim)
+		if err != nil {
+			fh.Close()
+			continue
+		}
+		if _, err := r.Next(); err == nil {
+			full = append(full, name)
+		}
+		r.Close()
+	}
+	return full
 }
 
 // pkg is an opened workbook package.
@@ -243,6 +278,7 @@ func openPackage(fh *os.File, opts Options, lim xlsxLimits) (Reader, error) {
 	}
 	x := &xlsxReader{
 		sheetName: sheets[pick].name,
+		others:    slices.Delete(slices.Clone(names), pick, pick+1),
 		batches:   make(chan rowBatch, 2),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -452,6 +488,7 @@ type rowBatch struct {
 
 type xlsxReader struct {
 	sheetName string
+	others    []string // the workbook's other sheets, in order
 	batches   chan rowBatch
 	stop      chan struct{}
 	done      chan struct{}

@@ -445,3 +445,24 @@ func TestXLSXCorruptContent(t *testing.T) {
 	_, err = r.Next()
 	wantFileError(t, err, CodeCorrupt, "ab Zeile 3")
 }
+
+// A workbook whose first sheet is empty says where the data is.
+func TestXLSXEmptyFirstSheetNamesTheSheetsWithData(t *testing.T) {
+	path := writeBook(t, func(f *excelize.File) {
+		_, err := f.NewSheet("Mieter 2026")
+		must(t, err)
+		_, err = f.NewSheet("Leer")
+		must(t, err)
+		must(t, f.SetCellValue("Mieter 2026", "A1", "Nutzerfremdnummer"))
+		must(t, f.SetCellValue("Mieter 2026", "A2", "00000000001200100300"))
+	})
+	_, err := OpenXLSX(path, Options{})
+	fe := wantFileError(t, err, CodeEmptyFile, "„Sheet1“", "„Mieter 2026“", "sheet")
+	if strings.Contains(fe.Message, "Leer") {
+		t.Errorf("the message names an empty sheet: %s", fe.Message)
+	}
+	// Named, the data sheet reads.
+	if rows := readXLSX(t, path, Options{Sheet: "Mieter 2026"}); len(rows) != 2 {
+		t.Errorf("%d rows on the named sheet", len(rows))
+	}
+}
