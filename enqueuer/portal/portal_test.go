@@ -507,3 +507,33 @@ func TestPlainHTTPCookie(t *testing.T) {
 		t.Errorf("password page with the http cookie: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// A customer imported with e-mail and password, without a portal identity yet, logs in
+// by its address; once the identity has its own password, only that one opens.
+func TestImportedPasswordLoginByEmail(t *testing.T) {
+	b := setup(t)
+	email := "import." + store.NewID()[:8] + "@example.de"
+	var id int64
+	if err := b.db.Get(&id, `INSERT INTO customers (tenant_id, account_id, company, email, password_hash, must_change_password)
+		VALUES ($1, $2, 'Importierte Firma', $3, $4, true) RETURNING id`, b.acc.TenantID, b.acc.ID, " "+strings.ToUpper(email), login.HashPassword("Startpasswort-1")); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"falsch-falsch"}}, nil); res.code != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", res.code)
+	}
+	res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Startpasswort-1"}}, nil)
+	if res.code != http.StatusSeeOther || res.header.Get("Location") != "/portal/password" {
+		t.Fatalf("login with the imported password: %d %v %s", res.code, res.header, res.body)
+	}
+	res = b.do("POST", "/portal/password", res.session(t), url.Values{"password": {"Eigenes-Passwort-3"}, "password_confirm": {"Eigenes-Passwort-3"}}, nil)
+	if res.code != http.StatusSeeOther {
+		t.Fatalf("set password: %d %s", res.code, res.body)
+	}
+	if res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Startpasswort-1"}}, nil); res.code != http.StatusUnauthorized {
+		t.Errorf("the imported password after the own one was set: %d", res.code)
+	}
+	res = b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Eigenes-Passwort-3"}}, asJSON)
+	if res.code != http.StatusOK || !strings.Contains(res.body, "Importierte Firma") {
+		t.Errorf("login with the own password: %d %s", res.code, res.body)
+	}
+}
