@@ -2,13 +2,14 @@
 #
 #   make run      PostgreSQL + Redis (installed/started if needed), database, build,
 #                 migrate, then every Procfile process; Ctrl-C stops everything it started
-#   make test     PostgreSQL + Redis, then go test -race -count=1 ./...
+#   make test     PostgreSQL + Redis, chromium (browser test), then go test -race -count=1 ./...
 #   make build    bin/enqueuer and bin/worker
 #   make migrate  apply database migrations to DATABASE_URL
 #   make vet      go vet ./...
 #   make bench    go run ./bench
 #
-# Service handling lives in .ci/services.sh, the Procfile runner in .ci/procfile.sh.
+# Service handling lives in .ci/services.sh, chromium's installation in .ci/chromium.sh,
+# the Procfile runner in .ci/procfile.sh.
 
 GO ?= go
 
@@ -66,6 +67,7 @@ test:
 		exit 1; \
 	fi
 	@$(SERVICES) up
+	@bash .ci/chromium.sh
 	$(GO) test -race -count=1 ./...
 
 vet:

@@ -7,6 +7,7 @@
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
+//	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -30,6 +31,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,7 +67,24 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
+	invite := flag.Bool("invite", false, "only the invitation batch: -rows invitations (default 100,000) to an SMTP sink in process, against a bare go-mail loop")
+	conns := flag.Int("conns", mailConnections(), "with -invite: the worker's parallel SMTP connections (default MAIL_CONNECTIONS, else 4)")
 	flag.Parse()
+	if *invite {
+		n := 100000
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "rows" {
+				n = *rows
+			}
+		})
+		if n < 1 || *conns < 1 || *rounds < 1 {
+			fail(errors.New("-rows, -conns and -rounds must be at least 1"))
+		}
+		if err := runInvite(context.Background(), *admin, n, *conns, *rounds, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *release {
 		if err := runRelease(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
 			fail(err)
@@ -98,6 +117,14 @@ func main() {
 	if err := run(context.Background(), *rows, *rounds, *admin, *keep); err != nil {
 		fail(err)
 	}
+}
+
+// mailConnections is MAIL_CONNECTIONS, else the worker's default of 4.
+func mailConnections() int {
+	if n, err := strconv.Atoi(os.Getenv("MAIL_CONNECTIONS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
 }
 
 func fail(err error) {

@@ -33,15 +33,24 @@ type LoginCandidate struct {
 const maxLoginCandidates = 5
 
 // LoginCandidates finds who a login name means: an e-mail address (with "@") names the
-// portal identities of that address in every tenant; anything else a login ID of a live
-// customer.
+// portal identities of that address in every tenant, and the live customers carrying it
+// with an imported password whose tenant has no identity with a password for it;
+// anything else a login ID of a live customer.
 func LoginCandidates(ctx context.Context, db sqlx.QueryerContext, name string) ([]LoginCandidate, error) {
 	var out []LoginCandidate
 	var err error
 	if strings.Contains(name, "@") {
-		err = sqlx.SelectContext(ctx, db, &out, `SELECT tenant_id, id AS identity_id, NULL::bigint AS customer_id, email,
+		// An identity's own password, else (per tenant, while its identity has none) the
+		// password a customers import gave a customer carrying the address.
+		err = sqlx.SelectContext(ctx, db, &out, `(SELECT tenant_id, id AS identity_id, NULL::bigint AS customer_id, email,
 				NULL::text AS login_id, password_hash, must_change_password
-			FROM portal_identities WHERE email = $1 AND password_hash IS NOT NULL ORDER BY id LIMIT $2`,
+			FROM portal_identities WHERE email = $1 AND password_hash IS NOT NULL ORDER BY id LIMIT $2)
+			UNION ALL
+			(SELECT c.tenant_id, NULL::bigint, c.id, $1, c.login_id, c.password_hash, c.must_change_password
+			FROM customers c WHERE lower(trim(c.email)) = $1 AND c.deleted_at IS NULL AND c.password_hash IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM portal_identities i WHERE i.tenant_id = c.tenant_id AND i.email = $1
+					AND i.password_hash IS NOT NULL)
+			ORDER BY c.id LIMIT $2)`,
 			NormalizeEmail(name), maxLoginCandidates)
 	} else {
 		err = sqlx.SelectContext(ctx, db, &out, `SELECT c.tenant_id, i.id AS identity_id, c.id AS customer_id,

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -55,8 +56,26 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, map[string]string{"action": action, "method": "POST"})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "landing", map[string]any{"Title": "Willkommen", "Action": action})
+	// The page names the tenant when the token opens; it is not used (no use counted).
+	tenant := ""
+	if s.cfg.Keys != nil {
+		if c, err := s.cfg.Keys.Open(r.PathValue("token"), s.now(), login.PurposeInvite, login.PurposeMeterEntry); err == nil {
+			tenant = s.tenantName(r.Context(), c.Tenant)
+		}
+	}
+	s.render(w, r, http.StatusOK, "landing", map[string]any{"Title": "Willkommen", "Action": action, "Tenant": tenant})
 	return nil
+}
+
+// tenantName is the name the pages show in their header ("" when it cannot be read:
+// the page then shows only "Kundenportal").
+func (s *Server) tenantName(ctx context.Context, tenantID int64) string {
+	t, err := store.GetTenantMailInfo(ctx, s.db, tenantID)
+	if err != nil {
+		s.log.WarnContext(ctx, "portal: tenant name", slog.Int64("tenant_id", tenantID), slog.Any("err", err))
+		return ""
+	}
+	return t.Name
 }
 
 // openLink checks the token and starts a session: 303 to /portal/password for an
@@ -135,7 +154,8 @@ func (s *Server) passwordForm(w http.ResponseWriter, r *http.Request, sess store
 			"min_length": login.MinPasswordLen, "must_change_password": sess.MustChangePassword})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "password", map[string]any{"Title": "Passwort festlegen", "MinLen": login.MinPasswordLen})
+	s.render(w, r, http.StatusOK, "password", map[string]any{"Title": "Passwort festlegen", "MinLen": login.MinPasswordLen,
+		"Tenant": s.tenantName(r.Context(), sess.TenantID)})
 	return nil
 }
 
@@ -164,7 +184,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, sess store.
 			return nil
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, "password", map[string]any{"Title": "Passwort festlegen",
-			"MinLen": login.MinPasswordLen, "Problem": problem})
+			"MinLen": login.MinPasswordLen, "Problem": problem, "Tenant": s.tenantName(ctx, sess.TenantID)})
 		return nil
 	}
 	if err := store.SetIdentityPassword(ctx, s.db, sess.TenantID, sess.IdentityID, login.HashPassword(f["password"])); err != nil {
@@ -371,7 +391,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, sess store.Session
 	for i, c := range list {
 		rows[i] = row{c.CustomerID, c.Name, c.Active}
 	}
-	s.render(w, r, http.StatusOK, "home", map[string]any{"Title": "Übersicht", "Active": row{active.CustomerID, active.Name, true}, "Companies": rows})
+	s.render(w, r, http.StatusOK, "home", map[string]any{"Title": "Übersicht", "Active": row{active.CustomerID, active.Name, true}, "Companies": rows,
+		"Tenant": s.tenantName(r.Context(), sess.TenantID)})
 	return nil
 }
 

@@ -121,11 +121,19 @@ func (s *Server) wrap(h handler) http.Handler {
 // sameOrigin refuses a request whose Origin (or, without one, Sec-Fetch-Site) names
 // another site. A request without either (curl, a JSON client) passes: the SameSite
 // cookie already keeps other sites' forms from carrying the session.
+//
+// Under Referrer-Policy: no-referrer, which every portal page sends, browsers send
+// "Origin: null" with the page's own form POSTs (Fetch: a request's origin is serialised
+// as null under that policy). Such a request passes only when the browser's
+// Sec-Fetch-Site, which no page can set, says it came from this origin.
 func (s *Server) sameOrigin(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
 	if o := r.Header.Get("Origin"); o != "" {
+		if o == "null" {
+			return site == "same-origin"
+		}
 		return strings.EqualFold(o, s.origin)
 	}
-	site := r.Header.Get("Sec-Fetch-Site")
 	return site == "" || site == "same-origin" || site == "none"
 }
 

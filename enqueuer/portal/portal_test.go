@@ -318,8 +318,19 @@ func TestOriginCheck(t *testing.T) {
 	if res := b.do("POST", "/portal/login", "", url.Values{"email": {b.email}, "password": {"x"}}, map[string]string{"Origin": "", "Sec-Fetch-Site": "cross-site"}); res.code != http.StatusForbidden {
 		t.Errorf("cross-site without Origin: %d", res.code)
 	}
+	// Browsers send "Origin: null" with a page's own form POSTs under no-referrer: only
+	// Sec-Fetch-Site same-origin lets it through.
+	for _, site := range []string{"", "cross-site", "same-site", "none"} {
+		if res := b.do("POST", "/portal/l/"+tok, "", nil, map[string]string{"Origin": "null", "Sec-Fetch-Site": site}); res.code != http.StatusForbidden {
+			t.Errorf("Origin null, Sec-Fetch-Site %q: %d", site, res.code)
+		}
+	}
 	if n, _ := store.LoginTokenUses(context.Background(), b.db, b.acc.TenantID, id); n != 0 {
 		t.Errorf("a refused POST used the token")
+	}
+	if res := b.do("POST", "/portal/login", "", url.Values{"email": {b.email}, "password": {"x"}},
+		map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}); res.code != http.StatusUnauthorized {
+		t.Errorf("Origin null from the same origin: %d, want the login's own 401", res.code)
 	}
 	if res := b.do("POST", "/portal/l/"+tok, "", nil, nil); res.code != http.StatusSeeOther {
 		t.Errorf("same origin: %d", res.code)
@@ -461,5 +472,68 @@ func TestSessionIdleExpiry(t *testing.T) {
 	b.db.Exec(`UPDATE portal_sessions SET expires_at = now() - interval '1 second' WHERE id_hash = $1`, store.HashSessionID(sess))
 	if res := b.do("GET", "/portal/password", sess, nil, asJSON); res.code != http.StatusUnauthorized {
 		t.Errorf("session past its absolute expiry: %d", res.code)
+	}
+}
+
+// Under a plain-http PUBLIC_BASE_URL (make run) the cookie is portal_session, not Secure,
+// still HttpOnly and SameSite=Lax, and it carries the session.
+func TestPlainHTTPCookie(t *testing.T) {
+	b := setup(t)
+	srv, err := New(storetest.Logger(t), b.db, nil, Config{PublicBaseURL: "http://localhost:8080", Keys: b.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Mount(mux)
+	tok, _ := b.token(login.PurposeInvite, login.PurposeInvite, time.Now().Add(time.Hour))
+	req := httptest.NewRequest("POST", "http://localhost:8080/portal/l/"+tok, nil)
+	req.Header.Set("Origin", "http://localhost:8080")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	cookies := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("open link over http: %d %v", rec.Code, cookies)
+	}
+	c := cookies[0]
+	if c.Name != "portal_session" || c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
+		t.Errorf("cookie over http: %+v", c)
+	}
+	req = httptest.NewRequest("GET", "http://localhost:8080/portal/password", nil)
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(c)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("password page with the http cookie: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A customer imported with e-mail and password, without a portal identity yet, logs in
+// by its address; once the identity has its own password, only that one opens.
+func TestImportedPasswordLoginByEmail(t *testing.T) {
+	b := setup(t)
+	email := "import." + store.NewID()[:8] + "@example.de"
+	var id int64
+	if err := b.db.Get(&id, `INSERT INTO customers (tenant_id, account_id, company, email, password_hash, must_change_password)
+		VALUES ($1, $2, 'Importierte Firma', $3, $4, true) RETURNING id`, b.acc.TenantID, b.acc.ID, " "+strings.ToUpper(email), login.HashPassword("Startpasswort-1")); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"falsch-falsch"}}, nil); res.code != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", res.code)
+	}
+	res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Startpasswort-1"}}, nil)
+	if res.code != http.StatusSeeOther || res.header.Get("Location") != "/portal/password" {
+		t.Fatalf("login with the imported password: %d %v %s", res.code, res.header, res.body)
+	}
+	res = b.do("POST", "/portal/password", res.session(t), url.Values{"password": {"Eigenes-Passwort-3"}, "password_confirm": {"Eigenes-Passwort-3"}}, nil)
+	if res.code != http.StatusSeeOther {
+		t.Fatalf("set password: %d %s", res.code, res.body)
+	}
+	if res := b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Startpasswort-1"}}, nil); res.code != http.StatusUnauthorized {
+		t.Errorf("the imported password after the own one was set: %d", res.code)
+	}
+	res = b.do("POST", "/portal/login", "", url.Values{"email": {email}, "password": {"Eigenes-Passwort-3"}}, asJSON)
+	if res.code != http.StatusOK || !strings.Contains(res.body, "Importierte Firma") {
+		t.Errorf("login with the own password: %d %s", res.code, res.body)
 	}
 }

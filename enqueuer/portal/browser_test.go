@@ -1,0 +1,391 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	netmail "net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/emersion/go-smtp"
+	"github.com/hibiken/asynq"
+
+	"portalwerk/jobs"
+	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
+	"portalwerk/jobs/mail"
+	"portalwerk/store"
+	"portalwerk/store/storetest"
+)
+
+// The browser harness: a headless Debian chromium driven over CDP (chromedp), an SMTP
+// sink on loopback and the portal served over plain http on loopback. Screenshots go to
+// screenDir (not committed); look at them after a run.
+
+const screenDir = "/tmp/portalwerk-screens"
+
+// viewports the screenshots are taken at: a phone and a desktop.
+var viewports = []struct {
+	name          string
+	width, height int64
+	mobile        bool
+}{{"phone", 390, 844, true}, {"desktop", 1280, 800, false}}
+
+// browser starts headless chromium for the test; it skips the test when there is none
+// (make test installs it).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed (make test installs it: apt-get install -y chromium); skipping the browser test")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("headless", "new"),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("lang", "de-DE"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(390, 844))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	ctx, cancelTime := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// shoot saves the current page as <name>-phone.png and <name>-desktop.png.
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if err := os.MkdirAll(screenDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range viewports {
+		var vopts []chromedp.EmulateViewportOption
+		if v.mobile {
+			vopts = append(vopts, chromedp.EmulateMobile, chromedp.EmulateTouch)
+		}
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(v.width, v.height, vopts...)); err != nil {
+			t.Fatalf("viewport %s: %v", v.name, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(screenDir, name+"-"+v.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Back to the phone, where the test clicks.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// text is the visible text of the first element matching css.
+func text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// do runs browser steps; what failed names the step.
+func do(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("%s: %v; the browser is at %s showing:\n%s", step, err, loc, body)
+	}
+}
+
+// mailSink is an SMTP server on loopback that keeps every mail it accepts.
+type mailSink struct {
+	addr  string
+	mu    sync.Mutex
+	mails []sunkMail
+}
+
+type sunkMail struct {
+	to  string
+	raw []byte
+}
+
+func startMailSink(t *testing.T) *mailSink {
+	t.Helper()
+	s := &mailSink{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(s)
+	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	s.addr = l.Addr().String()
+	return s
+}
+
+func (s *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
+
+// to returns the mails received for addr.
+func (s *mailSink) to(addr string) []sunkMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []sunkMail
+	for _, m := range s.mails {
+		if m.to == addr {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+type sinkSession struct {
+	s  *mailSink
+	to string
+}
+
+func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = to
+	return nil
+}
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	ss.s.mails = append(ss.s.mails, sunkMail{to: ss.to, raw: b})
+	ss.s.mu.Unlock()
+	return nil
+}
+func (ss *sinkSession) Reset()        {}
+func (ss *sinkSession) Logout() error { return nil }
+
+// parts decodes a mail's subject and its plain-text and HTML parts.
+func parts(t *testing.T, raw []byte) (subject, text, html string) {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		var r io.Reader = p
+		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			r = quotedprintable.NewReader(p)
+		}
+		b, _ := io.ReadAll(r)
+		if ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct == "text/html" {
+			html = string(b)
+		} else {
+			text = string(b)
+		}
+	}
+	return subject, text, html
+}
+
+// TestBrowserInvitationToSwitch is the customer's way in a real browser: the invitation
+// mailed by the invitations:send worker (asynq server in process, the registry of
+// jobs.Tasks) to an SMTP sink; its link opened in headless chromium; "Weiter"; a too-short
+// password refused with the reason; a good one; logout; login; the switch to the other
+// customer of the same tenant carrying the same address (another account's customer).
+func TestBrowserInvitationToSwitch(t *testing.T) {
+	ctx := browser(t)
+	db := storetest.DB(t)
+	bg := context.Background()
+
+	// The portal on loopback over http: PUBLIC_BASE_URL is its own address.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + l.Addr().String()
+	k := config.LoginKey{ID: "b1"}
+	copy(k.Secret[:], "browser-test-key-0123456789abcde")
+	keys, err := login.NewKeys([]config.LoginKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, idx := storetest.RedisDB(t)
+	opt := asynq.RedisClientOpt{Addr: addr, DB: idx}
+	q := asynq.NewClient(opt)
+	t.Cleanup(func() { q.Close() })
+	client := jobs.NewClient(q)
+	srv, err := New(storetest.Logger(t), db, client, Config{PublicBaseURL: base, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Mount(mux)
+	web := &http.Server{Handler: mux}
+	go web.Serve(l)
+	t.Cleanup(func() { web.Close() })
+
+	// The worker: the real registry and mux on an asynq server of our own.
+	sink := startMailSink(t)
+	sender, err := mail.New("smtp://"+sink.addr, "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := jobs.NewRegistry(jobs.Tasks(jobs.Deps{DB: db, Client: client, Mail: sender, LoginKeys: keys, BaseURL: base, MailConns: 2})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := asynq.NewServer(opt, asynq.Config{Concurrency: 2, Queues: map[string]int{jobs.QueueMail: 1}, LogLevel: asynq.ErrorLevel})
+	if err := worker.Start(reg.Mux(storetest.Logger(t))); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(worker.Shutdown)
+
+	// One tenant, two accounts; the same resident (mixed case) is a customer of both.
+	tenant := storetest.Tenant()
+	huber := storetest.Account(t, db, tenant, "huber", "")
+	maier := storetest.Account(t, db, tenant, "maier", "")
+	if _, err := db.Exec(`UPDATE tenants SET name = 'Hausverwaltung Müller & Söhne' WHERE id = $1`, huber.TenantID); err != nil {
+		t.Fatal(err)
+	}
+	email := "jürgen." + store.NewID()[:8] + "@example.de"
+	newCustomer := func(acc store.Account, ext, company, address string) int64 {
+		var id int64
+		if err := db.Get(&id, `INSERT INTO customers (tenant_id, account_id, external_id, company, email, salutation, last_name)
+			VALUES ($1, $2, $3, $4, $5, 'Herr', 'Größer') RETURNING id`, acc.TenantID, acc.ID, ext, company, address); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	bakery := newCustomer(huber, "K-1", "Bäckerei Huber", email)
+	newCustomer(maier, "K-2", "Café Maier", strings.ToUpper(email))
+
+	// The invitation batch, as POST /v1/invitations records it.
+	runID := store.NewID()
+	params, _ := json.Marshal(store.InvitationSelection{Customers: []string{"K-1"}})
+	if err := client.CreateRun(bg, db, store.NewRun{ID: runID, TenantID: huber.TenantID, AccountID: huber.ID, CreatedBy: huber.ID,
+		Kind: store.RunInvitations, Params: params}, jobs.InvitationsSend{RunID: runID, TenantID: huber.TenantID}); err != nil {
+		t.Fatal(err)
+	}
+	var run store.Run
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if run, err = store.RunByID(bg, db, runID); err != nil {
+			t.Fatal(err)
+		}
+		if run.Status == store.RunDone || run.Status == store.RunFailed || time.Now().After(deadline) {
+			break
+		}
+	}
+	if run.Status != store.RunDone || run.Counts["sent"] != 1 {
+		t.Fatalf("invitation run: %s %v", run.Status, run.Counts)
+	}
+	mails := sink.to(email)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails to %s, want 1", len(mails), email)
+	}
+	subject, plain, html := parts(t, mails[0].raw)
+	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/portal/l/[A-Za-z0-9._~-]+`).FindString(plain)
+	if link == "" || !strings.Contains(html, link) {
+		t.Fatalf("no login link to %s in both parts of the mail:\n%s", base, plain)
+	}
+	if !strings.Contains(subject, "Hausverwaltung Müller & Söhne") {
+		t.Errorf("subject %q", subject)
+	}
+
+	// The mail's HTML part in the same browser.
+	mailFile := filepath.Join(t.TempDir(), "invitation.html")
+	if err := os.WriteFile(mailFile, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "open the mail", chromedp.Navigate("file://"+mailFile), chromedp.WaitVisible(chromedp.CSS("a[href]")))
+	if got := text(t, ctx, "h1"); got != "Willkommen im Kundenportal" {
+		t.Errorf("mail heading %q", got)
+	}
+	if got := text(t, ctx, "body"); !strings.Contains(got, "Sehr geehrter Herr Größer,") || !strings.Contains(got, "Hausverwaltung Müller & Söhne lädt Sie") {
+		t.Errorf("mail text: %q", got)
+	}
+	shoot(t, ctx, "1-mail")
+
+	// The landing page: only a button; nothing used yet.
+	do(t, ctx, "open the link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")))
+	if got := text(t, ctx, "form button"); got != "Weiter" {
+		t.Errorf("landing button %q", got)
+	}
+	if got := text(t, ctx, "header"); !strings.Contains(got, "Hausverwaltung Müller & Söhne") {
+		t.Errorf("landing header %q: the tenant's name is missing", got)
+	}
+	shoot(t, ctx, "2-landing")
+
+	// "Weiter": the password page, at a URL without the token.
+	do(t, ctx, "Weiter", chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#password_confirm")))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != base+"/portal/password" {
+		t.Errorf("after Weiter at %s", loc)
+	}
+	// The session cookie is HttpOnly: the page's script cannot see it.
+	if c, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || strings.Contains(c, "portal_session") {
+		t.Errorf("document.cookie = %q (%v): the session cookie is readable by script", c, err)
+	}
+
+	// A too-short password: refused, and the form says why.
+	do(t, ctx, "short password", chromedp.SendKeys(chromedp.CSS("#password"), "kurz"), chromedp.SendKeys(chromedp.CSS("#password_confirm"), "kurz"),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error")))
+	if got := text(t, ctx, ".error"); !strings.Contains(got, "mindestens 10 Zeichen") {
+		t.Errorf("refusal %q does not say why", got)
+	}
+	shoot(t, ctx, "3-password-refused")
+
+	const password = "Sonnenblume-42"
+	do(t, ctx, "good password", chromedp.SendKeys(chromedp.CSS("#password"), password), chromedp.SendKeys(chromedp.CSS("#password_confirm"), password),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#active-customer")))
+	if got := text(t, ctx, "#active-customer"); got != "Bäckerei Huber" {
+		t.Errorf("active customer after the password: %q", got)
+	}
+	shoot(t, ctx, "4-home")
+
+	// Logout, then login with the new password.
+	do(t, ctx, "logout", chromedp.Click(chromedp.CSS("form[action='/portal/logout'] button")), chromedp.WaitVisible(chromedp.CSS("#forgot_email")))
+	do(t, ctx, "login", chromedp.SendKeys(chromedp.CSS("#email"), strings.ToUpper(email)), chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("form[action='/portal/login'] button")), chromedp.WaitVisible(chromedp.CSS("#active-customer")))
+	if got := text(t, ctx, "#active-customer"); got != "Bäckerei Huber" {
+		t.Errorf("active customer after login: %q", got)
+	}
+
+	// The switch to the other customer carrying the address.
+	// After the switch, the bakery is the one to switch back to.
+	do(t, ctx, "switch", chromedp.Click(chromedp.CSS("form[action='/portal/switch'] button")),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf("form[action='/portal/switch'] input[value='%d']", bakery))))
+	if got := text(t, ctx, "#active-customer"); got != "Café Maier" {
+		t.Errorf("active customer after the switch: %q", got)
+	}
+	shoot(t, ctx, "5-switched")
+	fmt.Fprintf(os.Stderr, "browser test: screenshots in %s\n", screenDir)
+}
