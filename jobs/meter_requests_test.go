@@ -56,7 +56,7 @@ func TestPeriodicMeterRequests(t *testing.T) {
 	}
 	job := meterRequestsJob(nil)
 	slot := time.Date(2026, 11, 2, 5, 0, 0, 0, time.UTC) // 06:00 in Berlin
-	for range 2 {                                         // two scheduler replicas
+	for range 2 {                                        // two scheduler replicas
 		if _, err := b.client.Enqueue(ctx, job.PerTenant(acc.TenantID, slot)); err != nil {
 			t.Fatal(err)
 		}
