@@ -7,6 +7,7 @@
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
+//	go run ./bench -meter-requests       # only a meter-request run over 100,000 contracts
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -65,7 +66,14 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
+	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
 	flag.Parse()
+	if *meterRequests {
+		if err := runMeterRequests(context.Background(), *admin, *contracts, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *release {
 		if err := runRelease(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
 			fail(err)
