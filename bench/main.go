@@ -8,6 +8,7 @@
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
 //	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
+//	go run ./bench -meter-requests       # only a meter-request run over 100,000 contracts
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -67,9 +68,16 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
+	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
 	invite := flag.Bool("invite", false, "only the invitation batch: -rows invitations (default 100,000) to an SMTP sink in process, against a bare go-mail loop")
 	conns := flag.Int("conns", mailConnections(), "with -invite: the worker's parallel SMTP connections (default MAIL_CONNECTIONS, else 4)")
 	flag.Parse()
+	if *meterRequests {
+		if err := runMeterRequests(context.Background(), *admin, *contracts, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *invite {
 		n := 100000
 		flag.Visit(func(f *flag.Flag) {

@@ -42,6 +42,7 @@ func Periodics(s config.Schedules) []Periodic {
 		purgeUploadsJob(s.PurgeUploads),
 		purgeTrashJob(s.PurgeTrash),
 		resumeRunsJob(s.ResumeRuns),
+		meterRequestsJob(s.MeterRequests),
 	}
 }
 

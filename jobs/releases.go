@@ -97,6 +97,10 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 			if err != nil {
 				return err
 			}
+			// Meter-entry links stay usable until their period's readings are released.
+			if _, err := store.RevokeReleasedMeterLinks(ctx, tx, run.TenantID); err != nil {
+				return err
+			}
 			t.Log.DebugContext(ctx, "release timing", slog.String("run_id", run.ID), slog.Duration("load_and_check", writeStart.Sub(loadStart)),
 				slog.Duration("write", time.Since(writeStart)))
 			checked := int64(len(results))

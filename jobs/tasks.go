@@ -42,6 +42,7 @@ func Tasks(d Deps) []Registration {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	meterRequests := &MeterRequestsWorker{DB: d.DB, Mail: d.Mail, Keys: d.LoginKeys, BaseURL: d.BaseURL, Connections: d.MailConns, Now: d.Now}
 	return []Registration{
 		Register[ImportPreview](&ImportPreviewWorker{DB: d.DB, Client: d.Client}),
 		Register[ImportApply](&ImportApplyWorker{DB: d.DB}),
@@ -52,6 +53,9 @@ func Tasks(d Deps) []Registration {
 		Register[InvitationsSend](&InvitationsWorker{DB: d.DB, Mail: d.Mail, Keys: d.LoginKeys, BaseURL: d.BaseURL,
 			Connections: d.MailConns, Now: d.Now}),
 		Register[PasswordReset](&PasswordResetWorker{DB: d.DB, Mail: d.Mail, Keys: d.LoginKeys, BaseURL: d.BaseURL, Now: d.Now}),
+		Register[PortalReady](&PortalReadyWorker{DB: d.DB}),
+		Register[MeterRequests](meterRequests),
+		Register[MeterRequestsPeriodic](&MeterRequestsPeriodicWorker{meterRequests}),
 		Register[FanOut](&FanOutWorker{DB: d.DB, Client: d.Client, Jobs: Periodics(d.Schedules)}),
 	}
 }

@@ -109,12 +109,15 @@ func EnsureCustomerIdentity(ctx context.Context, db *sqlx.DB, tenantID, customer
 
 // LinkIdentityCustomers links an identity to every live customer of its tenant that
 // carries its address, and unlinks those that no longer do (an import changed the
-// address). An identity without an address keeps its links.
+// address) unless a contact of the customer with portal access still carries it. An
+// identity without an address keeps its links.
 func LinkIdentityCustomers(ctx context.Context, db sqlx.ExtContext, tenantID, identityID int64) error {
 	if _, err := db.ExecContext(ctx, `WITH i AS (SELECT id, email FROM portal_identities WHERE tenant_id = $1 AND id = $2 AND email IS NOT NULL),
 		gone AS (DELETE FROM portal_identity_customers ic USING i, customers c
 			WHERE ic.identity_id = i.id AND c.id = ic.customer_id
-				AND (c.deleted_at IS NOT NULL OR NULLIF(lower(trim(c.email)), '') IS DISTINCT FROM i.email))
+				AND (c.deleted_at IS NOT NULL OR NULLIF(lower(trim(c.email)), '') IS DISTINCT FROM i.email AND NOT EXISTS (
+					SELECT 1 FROM portal_contacts pc JOIN contacts p ON p.id = pc.contact_id
+					WHERE pc.identity_id = i.id AND p.customer_id = c.id AND lower(trim(p.email)) = i.email)))
 		INSERT INTO portal_identity_customers (identity_id, customer_id)
 		SELECT i.id, c.id FROM i JOIN customers c ON c.tenant_id = $1 AND lower(trim(c.email)) = i.email AND c.deleted_at IS NULL
 		ON CONFLICT DO NOTHING`, tenantID, identityID); err != nil {

@@ -149,6 +149,13 @@ func startMailSink(t *testing.T) *mailSink {
 
 func (s *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
 
+// all returns every mail received so far.
+func (s *mailSink) all() []sunkMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sunkMail(nil), s.mails...)
+}
+
 // to returns the mails received for addr.
 func (s *mailSink) to(addr string) []sunkMail {
 	s.mu.Lock()

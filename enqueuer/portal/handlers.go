@@ -35,6 +35,8 @@ func fields(w http.ResponseWriter, r *http.Request, names ...string) (map[string
 				out[n] = v
 			case float64:
 				out[n] = strconv.FormatFloat(v, 'f', -1, 64)
+			case bool:
+				out[n] = strconv.FormatBool(v)
 			}
 		}
 		return out, nil

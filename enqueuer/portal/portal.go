@@ -63,7 +63,7 @@ func New(log *slog.Logger, db *sqlx.DB, queue Queue, cfg Config) (*Server, error
 	}
 	s := &Server{log: log, db: db, queue: queue, cfg: cfg, origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https",
 		pages: map[string]*template.Template{}, limits: newLimiter(maxLimiterKeys), rates: defaultRates, now: time.Now}
-	for _, page := range []string{"landing", "password", "login", "home", "error"} {
+	for _, page := range []string{"landing", "password", "login", "home", "error", "readings", "history"} {
 		t, err := template.ParseFS(templates.FS, "portal/layout.html", "portal/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: page %s: %w", page, err)
@@ -86,6 +86,9 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /portal/forgot", s.wrap(s.forgot))
 	mux.Handle("GET /portal/companies", s.wrap(s.withSession(false, s.companies)))
 	mux.Handle("POST /portal/switch", s.wrap(s.withSession(false, s.switchCustomer)))
+	mux.Handle("GET /portal/readings", s.wrap(s.withSession(false, s.readingsPage)))
+	mux.Handle("POST /portal/readings", s.wrap(s.withSession(false, s.enterReading)))
+	mux.Handle("GET /portal/history", s.wrap(s.withSession(false, s.historyPage)))
 	mux.Handle("/portal/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{status: http.StatusNotFound, title: "Nicht gefunden", message: "Diese Seite gibt es nicht."}
 	}))

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"portalwerk/jobs"
+	"portalwerk/jobs/config"
+	"portalwerk/jobs/login"
+	"portalwerk/jobs/mail"
+	"portalwerk/store"
+)
+
+// meterRequestsDB is the meter-request benchmark's own database.
+const meterRequestsDB = "portalwerk_bench_meter_requests"
+
+// countingSink is an SMTP server on loopback that counts and discards mails.
+type countingSink struct{ n atomic.Int64 }
+
+func (s *countingSink) NewSession(*smtp.Conn) (smtp.Session, error) { return sinkSession{s}, nil }
+
+type sinkSession struct{ s *countingSink }
+
+func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss sinkSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	ss.s.n.Add(1)
+	return err
+}
+func (sinkSession) Reset()        {}
+func (sinkSession) Logout() error { return nil }
+
+// runMeterRequests measures one meter-request run over contracts portal contracts with
+// two registers and one contact each: the portal-ready check, the recipients and one
+// mail per contact to an SMTP sink on loopback.
+func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep bool) error {
+	benchURL, err := createDatabase(ctx, adminURL, meterRequestsDB)
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer dropDatabase(adminURL, meterRequestsDB)
+	}
+	db, err := store.Open(ctx, benchURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.Migrate(ctx, db); err != nil {
+		return err
+	}
+	_, hash := store.NewAPIKey()
+	acc, err := store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	for _, q := range []string{
+		`INSERT INTO customers (tenant_id, account_id, external_id) SELECT $1, $2, 'K-' || i FROM generate_series(1, $3) i`,
+		`INSERT INTO contracts (tenant_id, customer_id, number, reporting, "interval")
+			SELECT $1, id, 'V-' || external_id, 'portal', 'monthly' FROM customers WHERE account_id = $2`,
+		`INSERT INTO meters (tenant_id, contract_id, number) SELECT $1, id, 'M-' || number FROM contracts WHERE tenant_id = $1`,
+		`INSERT INTO registers (tenant_id, meter_id, name, unit, digits, decimals)
+			SELECT $1, m.id, n, 'Seiten', 7, 0 FROM meters m, unnest(ARRAY['Schwarz/Weiß', 'Farbe']) n WHERE m.tenant_id = $1`,
+		`INSERT INTO contacts (tenant_id, customer_id, name, email)
+			SELECT $1, id, 'Kontakt ' || external_id, lower(external_id) || '@example.de' FROM customers WHERE account_id = $2`,
+		`INSERT INTO contract_contacts SELECT ct.id, p.id FROM contracts ct JOIN contacts p ON p.customer_id = ct.customer_id WHERE ct.tenant_id = $1`,
+		`ANALYZE`,
+	} {
+		var args []any
+		switch {
+		case strings.Contains(q, "$3"):
+			args = []any{acc.TenantID, acc.ID, contracts}
+		case strings.Contains(q, "$2"):
+			args = []any{acc.TenantID, acc.ID}
+		case strings.Contains(q, "$1"):
+			args = []any{acc.TenantID}
+		}
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("%.60s: %w", q, err)
+		}
+	}
+	note("meter requests: seeded %d contracts in %.1fs", contracts, time.Since(t).Seconds())
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sink := &countingSink{}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	go srv.Serve(l)
+	defer srv.Close()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sender, err := mail.New("smtp://"+l.Addr().String(), "zaehler@example.de", log)
+	if err != nil {
+		return err
+	}
+	k := config.LoginKey{ID: "bench"}
+	copy(k.Secret[:], "0123456789abcdef0123456789abcdef")
+	keys, err := login.NewKeys([]config.LoginKey{k})
+	if err != nil {
+		return err
+	}
+	w := &jobs.MeterRequestsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: "http://localhost:8080"}
+	id := store.NewID()
+	a := jobs.MeterRequests{RunID: id, TenantID: acc.TenantID}
+	payload, _ := json.Marshal(a)
+	if err := store.CreateRun(ctx, db, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
+		Kind: store.RunMeterRequests, Params: json.RawMessage(`{"period":"2026-11","all":true}`), TaskType: a.TaskType(),
+		TaskQueue: a.Queue(), TaskID: a.TaskID(), TaskPayload: payload}); err != nil {
+		return err
+	}
+	fmt.Printf("meter requests: %d contracts × 2 registers, one contact each, 4 SMTP connections\n", contracts)
+	t = time.Now()
+	if _, err := w.Work(ctx, &jobs.Task[jobs.MeterRequests]{Args: a, ID: a.TaskID(), Log: log}); err != nil {
+		return err
+	}
+	sec := time.Since(t).Seconds()
+	run, err := store.RunByID(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	if run.Status != store.RunDone || run.Counts["sent"] != int64(contracts) || sink.n.Load() != int64(contracts) {
+		return fmt.Errorf("meter-request run %s: %s %v, %d mails received", id, run.Status, run.Counts, sink.n.Load())
+	}
+	fmt.Printf("meter request run: %.2f s, %.0f mails/s, %.0f contracts/s (sent %d, not ready %d)\n", sec,
+		float64(run.Counts["sent"])/sec, float64(contracts)/sec, run.Counts["sent"], run.Counts["not_ready"])
+	return nil
+}
