@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"portalwerk/jobs"
 	"portalwerk/jobs/importer"
 	"portalwerk/jobs/mail"
