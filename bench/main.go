@@ -7,6 +7,7 @@
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
+//	go run ./bench -transfer             # only the customers transfer and passwords
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -65,7 +66,17 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
+	transfer := flag.Bool("transfer", false, "only the customers transfer: -book customers over 10 accounts, -moved of them moved into one, and -passwords rows with passwords")
+	book := flag.Int("book", 1000000, "with -transfer: customers over 10 accounts")
+	moved := flag.Int("moved", 500000, "with -transfer: customers imported into one account with transfer=move, transfer_related=true (3 appointments each)")
+	passwords := flag.Int("passwords", 100000, "with -transfer: rows with passwords")
 	flag.Parse()
+	if *transfer {
+		if err := runTransfer(context.Background(), *admin, *book, *moved, *passwords, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *release {
 		if err := runRelease(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
 			fail(err)
@@ -425,9 +436,15 @@ func resetEmails(ctx context.Context, db *sqlx.DB, acc store.Account) error {
 	return nil
 }
 
-// createImport stores the file as the enqueuer does and records a queued import.
+// createImport stores the file as the enqueuer does and records a queued import of
+// profile emails with email_mode=overwrite.
 func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path string) (string, error) {
-	opts, err := importer.Options(importer.ProfileEmails, map[string]string{"email_mode": "overwrite"})
+	return createProfileImport(ctx, db, acc, path, importer.ProfileEmails, map[string]string{"email_mode": "overwrite"})
+}
+
+// createProfileImport stores the file as the enqueuer does and records a queued import.
+func createProfileImport(ctx context.Context, db *sqlx.DB, acc store.Account, path, profile string, given map[string]string) (string, error) {
+	opts, err := importer.Options(profile, given)
 	if err != nil {
 		return "", err
 	}
@@ -442,7 +459,7 @@ func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path stri
 			return err
 		}
 		return store.CreateImport(ctx, tx, store.NewImport{ID: importID, TenantID: acc.TenantID, AccountID: acc.ID,
-			CreatedBy: acc.ID, UploadID: uploadID, Profile: importer.ProfileEmails, Filename: filename, Options: opts})
+			CreatedBy: acc.ID, UploadID: uploadID, Profile: profile, Filename: filename, Options: opts})
 	})
 	if err != nil {
 		return "", err

@@ -107,13 +107,14 @@ func (p *customersProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
 	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
 	var hash any
 	if pw := l.cell(r, "password").Value; pw != "" {
-		hash = hashPassword(wholeNumber(pw))
+		hash = HashPassword(wholeNumber(pw))
 	}
 	return append(vals, hash)
 }
 
-// hashPassword returns an argon2id hash in the PHC string format.
-func hashPassword(pw string) string {
+// HashPassword returns an argon2id hash of pw in the PHC string format, on one core: the
+// import hashes a file's passwords with one stager per core.
+func HashPassword(pw string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
 	const t, m, threads = 2, 19 * 1024, 1
@@ -520,6 +521,11 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account)
 		SELECT s.match_id, $1 FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`, im.AccountID); err != nil {
 		return fmt.Errorf("transfer customers: fill batch: %w", err)
+	}
+	// A temporary table has no statistics until analyzed: without them the joins of the
+	// transfer against customers and appointments are planned as for a handful of rows.
+	if _, err := tx.ExecContext(ctx, `ANALYZE `+store.TransferBatch); err != nil {
+		return fmt.Errorf("transfer customers: analyze batch: %w", err)
 	}
 	done, err := store.TransferCustomers(ctx, tx, store.TransferMode(p.transfer), p.related)
 	if err != nil {
