@@ -9,6 +9,7 @@
 //	go run ./bench -release              # only the release of 200,000 meter readings
 //	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
 //	go run ./bench -meter-requests       # only a meter-request run over 100,000 contracts
+//	go run ./bench -transfer             # only the customers transfer and passwords
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
 // The engine runs in a child process (`bench -child <db-url> <import-id>`), so the peak
@@ -71,7 +72,17 @@ func main() {
 	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
 	invite := flag.Bool("invite", false, "only the invitation batch: -rows invitations (default 100,000) to an SMTP sink in process, against a bare go-mail loop")
 	conns := flag.Int("conns", mailConnections(), "with -invite: the worker's parallel SMTP connections (default MAIL_CONNECTIONS, else 4)")
+	transfer := flag.Bool("transfer", false, "only the customers transfer: -book customers over 10 accounts, -moved of them moved into one, and -passwords rows with passwords")
+	book := flag.Int("book", 1000000, "with -transfer: customers over 10 accounts")
+	moved := flag.Int("moved", 500000, "with -transfer: customers imported into one account with transfer=move, transfer_related=true (3 appointments each)")
+	passwords := flag.Int("passwords", 100000, "with -transfer: rows with passwords")
 	flag.Parse()
+	if *transfer {
+		if err := runTransfer(context.Background(), *admin, *book, *moved, *passwords, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *meterRequests {
 		if err := runMeterRequests(context.Background(), *admin, *contracts, *keep); err != nil {
 			fail(err)
@@ -460,9 +471,15 @@ func resetEmails(ctx context.Context, db *sqlx.DB, acc store.Account) error {
 	return nil
 }
 
-// createImport stores the file as the enqueuer does and records a queued import.
+// createImport stores the file as the enqueuer does and records a queued import of
+// profile emails with email_mode=overwrite.
 func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path string) (string, error) {
-	opts, err := importer.Options(importer.ProfileEmails, map[string]string{"email_mode": "overwrite"})
+	return createProfileImport(ctx, db, acc, path, importer.ProfileEmails, map[string]string{"email_mode": "overwrite"})
+}
+
+// createProfileImport stores the file as the enqueuer does and records a queued import.
+func createProfileImport(ctx context.Context, db *sqlx.DB, acc store.Account, path, profile string, given map[string]string) (string, error) {
+	opts, err := importer.Options(profile, given)
 	if err != nil {
 		return "", err
 	}
@@ -477,7 +494,7 @@ func createImport(ctx context.Context, db *sqlx.DB, acc store.Account, path stri
 			return err
 		}
 		return store.CreateImport(ctx, tx, store.NewImport{ID: importID, TenantID: acc.TenantID, AccountID: acc.ID,
-			CreatedBy: acc.ID, UploadID: uploadID, Profile: importer.ProfileEmails, Filename: filename, Options: opts})
+			CreatedBy: acc.ID, UploadID: uploadID, Profile: profile, Filename: filename, Options: opts})
 	})
 	if err != nil {
 		return "", err

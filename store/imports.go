@@ -65,6 +65,34 @@ func (o *Options) Scan(src any) error { return scanJSON(src, o) }
 // Value stores Options as jsonb.
 func (o Options) Value() (driver.Value, error) { return json.Marshal(o) }
 
+// Warning is something a preview asks the user to confirm knowingly, with a code and a
+// sentence: "mass_delete" for a sync that would trash more than half of the account's
+// live customers (confirmed only with allow_mass_delete=true).
+type Warning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// WarningMassDelete is the warning of a sync that would trash more than half of the
+// account's live customers.
+const WarningMassDelete = "mass_delete"
+
+// Warnings are an import preview's warnings.
+type Warnings []Warning
+
+// Scan reads Warnings from jsonb.
+func (w *Warnings) Scan(src any) error { return scanJSON(src, w) }
+
+// Has says whether one of the warnings has the code.
+func (w Warnings) Has(code string) bool {
+	for _, x := range w {
+		if x.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
 // Sources counts an import's transfers per source account.
 type Sources map[string]int64
 
@@ -122,9 +150,13 @@ type Import struct {
 	Sources     *Sources     `db:"transfer_sources"`
 	Detected    *Detected    `db:"detected"`
 	SkipInvalid bool         `db:"skip_invalid"`
-	Error       *string      `db:"error"`
-	CreatedAt   time.Time    `db:"created_at"`
-	FinishedAt  *time.Time   `db:"finished_at"`
+	Warnings    Warnings     `db:"warnings"`
+	// AllowMassDelete is the confirm's consent to a sync that trashes more than half of
+	// the account's live customers.
+	AllowMassDelete bool       `db:"allow_mass_delete"`
+	Error           *string    `db:"error"`
+	CreatedAt       time.Time  `db:"created_at"`
+	FinishedAt      *time.Time `db:"finished_at"`
 }
 
 // NewImport holds what the enqueuer knows when a file arrives.
@@ -150,7 +182,8 @@ func CreateImport(ctx context.Context, db sqlx.ExecerContext, n NewImport) error
 }
 
 const importColumns = `i.id, i.tenant_id, i.account_id, a.name AS account, i.created_by, i.upload_id, i.profile,
-	i.filename, i.options, i.status, i.rows_read, i.counts, i.transfer_sources, i.detected, i.skip_invalid, i.error,
+	i.filename, i.options, i.status, i.rows_read, i.counts, i.transfer_sources, i.detected, i.skip_invalid,
+	COALESCE(i.warnings, '[]') AS warnings, i.allow_mass_delete, i.error,
 	i.created_at, i.finished_at`
 
 // GetImport returns the tenant's import; another tenant's import is ErrNotFound.
@@ -222,6 +255,36 @@ func SetImportCounts(ctx context.Context, db sqlx.ExecerContext, id string, stat
 		WHERE id = $1`, id, status, rowsRead, c, src, status.Finished())
 	if err != nil {
 		return fmt.Errorf("import %s counts: %w", id, err)
+	}
+	return nil
+}
+
+// SetImportWarnings records what a preview warns about; nil clears it.
+func SetImportWarnings(ctx context.Context, db sqlx.ExecerContext, id string, w Warnings) error {
+	var v any
+	if len(w) > 0 {
+		b, err := json.Marshal(w)
+		if err != nil {
+			return fmt.Errorf("import %s warnings: %w", id, err)
+		}
+		v = b
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE imports SET warnings = $2 WHERE id = $1`, id, v); err != nil {
+		return fmt.Errorf("import %s warnings: %w", id, err)
+	}
+	return nil
+}
+
+// AllowMassDelete records, while the import is previewed, whether its confirm consents
+// to a sync trashing more than half of the account's live customers. ErrConflict when it
+// is no longer previewed.
+func AllowMassDelete(ctx context.Context, db sqlx.ExecerContext, id string, allow bool) error {
+	res, err := db.ExecContext(ctx, `UPDATE imports SET allow_mass_delete = $2 WHERE id = $1 AND status = 'previewed'`, id, allow)
+	if err != nil {
+		return fmt.Errorf("import %s allow mass delete: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("import %s allow mass delete: %w", id, ErrConflict)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	"portalwerk/jobs"
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
@@ -21,13 +23,15 @@ import (
 const maxBodyBytes = 64 << 10
 
 // confirmImport is the warning-and-confirm step: from previewed only; with row errors
-// only when the caller says skip_invalid_rows=true.
+// only when the caller says skip_invalid_rows=true; a sync that would trash more than
+// half of the account's live customers only with allow_mass_delete=true.
 func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	skip, err := skipInvalidRows(r)
+	body, err := confirmFields(r)
 	if err != nil {
-		return BadRequest("skip_invalid_rows muss true oder false sein.")
+		return err
 	}
+	skip, allowMass := body["skip_invalid_rows"], body["allow_mass_delete"]
 	ctx := r.Context()
 	im, err := s.loadImport(r, caller)
 	if err != nil {
@@ -40,7 +44,17 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return Conflict("Die Vorschau hat " + plural(im.Counts.Errors, "fehlerhafte Zeile", "fehlerhafte Zeilen") +
 			" gefunden. Korrigieren Sie die Datei oder bestätigen Sie mit skip_invalid_rows=true, um nur die gültigen Zeilen zu übernehmen.")
 	}
-	if err := store.ConfirmImport(ctx, s.db, im.ID, skip); errors.Is(err, store.ErrConflict) {
+	if im.Warnings.Has(store.WarningMassDelete) && !allowMass {
+		return Conflict(fmt.Sprintf("Dieser Abgleich würde %d Kunden in den Papierkorb verschieben, mehr als die Hälfte der Kunden des Benutzerkontos %s. Prüfen Sie, ob die Datei vollständig ist, und bestätigen Sie dann mit allow_mass_delete=true.",
+			im.Counts.Delete, im.Account))
+	}
+	err = store.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		if err := store.AllowMassDelete(ctx, tx, im.ID, allowMass); err != nil {
+			return err
+		}
+		return store.ConfirmImport(ctx, tx, im.ID, skip)
+	})
+	if errors.Is(err, store.ErrConflict) {
 		return Conflict("Der Import wurde inzwischen geändert; bitte laden Sie ihn neu.")
 	} else if err != nil {
 		return err
@@ -54,7 +68,7 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 		return fmt.Errorf("import %s: %w", im.ID, err)
 	}
 	s.log.InfoContext(ctx, "import confirmed", slog.String("import_id", im.ID),
-		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Bool("skip_invalid_rows", skip))
+		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Bool("skip_invalid_rows", skip), slog.Bool("allow_mass_delete", allowMass))
 	im, err = store.GetImport(ctx, s.db, caller.TenantID, im.ID)
 	if err != nil {
 		return err
@@ -69,27 +83,42 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	return nil
 }
 
-// skipInvalidRows reads skip_invalid_rows from a JSON or form body (true or "true").
-func skipInvalidRows(r *http.Request) (bool, error) {
+// confirmFlags are the confirm body's switches.
+var confirmFlags = []string{"skip_invalid_rows", "allow_mass_delete"}
+
+// confirmFields reads the confirm body's switches from JSON or a form (true or "true");
+// a missing one is false.
+func confirmFields(r *http.Request) (map[string]bool, error) {
+	out := map[string]bool{}
+	raw := map[string]string{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
-		var body struct {
-			Skip json.RawMessage `json:"skip_invalid_rows"`
-		}
+		var body map[string]json.RawMessage
 		err := json.NewDecoder(r.Body).Decode(&body)
-		if errors.Is(err, io.EOF) || err == nil && len(body.Skip) == 0 {
-			return false, nil
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, BadRequest("Der Rumpf ist kein gültiges JSON-Objekt.")
 		}
+		for _, f := range confirmFlags {
+			if v, ok := body[f]; ok {
+				raw[f] = strings.Trim(string(v), `"`)
+			}
+		}
+	} else {
+		for _, f := range confirmFlags {
+			raw[f] = r.FormValue(f)
+		}
+	}
+	for _, f := range confirmFlags {
+		if raw[f] == "" {
+			continue
+		}
+		v, err := strconv.ParseBool(raw[f])
 		if err != nil {
-			return false, err
+			return nil, BadRequest(f + " muss true oder false sein.")
 		}
-		return strconv.ParseBool(strings.Trim(string(body.Skip), `"`))
+		out[f] = v
 	}
-	v := r.FormValue("skip_invalid_rows")
-	if v == "" {
-		return false, nil
-	}
-	return strconv.ParseBool(v)
+	return out, nil
 }
 
 func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {

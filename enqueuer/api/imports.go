@@ -34,6 +34,7 @@ type importJSON struct {
 	Counts          *store.Counts    `json:"counts"`
 	TransferSources store.Sources    `json:"transfer_sources"`
 	ErrorsByCode    map[string]int64 `json:"errors_by_code"`
+	Warnings        store.Warnings   `json:"warnings"`
 	Error           *string          `json:"error"`
 	CreatedAt       time.Time        `json:"created_at"`
 	FinishedAt      *time.Time       `json:"finished_at"`
@@ -57,6 +58,10 @@ func toImportJSON(im store.Import) importJSON {
 		out.TransferSources = *im.Sources
 	}
 	out.Detected = im.Detected
+	out.Warnings = im.Warnings
+	if out.Warnings == nil {
+		out.Warnings = store.Warnings{}
+	}
 	return out
 }
 

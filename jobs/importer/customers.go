@@ -15,19 +15,26 @@ import (
 	"portalwerk/store"
 )
 
-// customersProfile imports a customer book (seeds 002/003): create or update by key.
+// customersProfile imports a customer book (seeds 002/003): create, update or sync by
+// key, restoring from the trash and transferring from the tenant's other accounts.
 type customersProfile struct {
-	mode      string // create or update
+	mode      string // create, update or sync
 	keys      string // external_id | portal_id | external_id,portal_id | email | login_id
-	transfer  string
+	transfer  string // none, copy or move
+	related   bool   // a transfer takes appointments, visit reports and visit blocks along
 	tag       string
 	mustReset bool
 	names     map[string]string
 	nfn       bool // the external_id column is a Nutzerfremdnummer: 20 digits
+
+	// What the last recheck found beside the counts (see report).
+	sources  store.Sources
+	warnings store.Warnings
 }
 
 func newCustomersProfile(o store.Options) *customersProfile {
-	return &customersProfile{mode: o["mode"], keys: o["keys"], transfer: o["transfer"], tag: strings.TrimSpace(o["tag"]),
+	return &customersProfile{mode: o["mode"], keys: o["keys"], transfer: o["transfer"],
+		related: o["transfer_related"] == "true", tag: strings.TrimSpace(o["tag"]),
 		mustReset: o["must_change_password"] == "true"}
 }
 
@@ -43,12 +50,6 @@ func (p *customersProfile) stagingColumns() []string {
 }
 
 func (p *customersProfile) prepare(l layout) error {
-	if p.mode == "sync" {
-		return &FileError{Code: "bad_option", Message: "mode=sync ist in dieser Version noch nicht verfügbar."}
-	}
-	if p.transfer != "" && p.transfer != "none" {
-		return &FileError{Code: "bad_option", Message: "Der Transfer von Kunden aus anderen Benutzerkonten (transfer=" + p.transfer + ") ist in dieser Version noch nicht verfügbar."}
-	}
 	p.names = l.name
 	p.nfn = isNFNHeader(l.name["external_id"])
 	if p.mode != "create" {
@@ -106,13 +107,14 @@ func (p *customersProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
 	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
 	var hash any
 	if pw := l.cell(r, "password").Value; pw != "" {
-		hash = hashPassword(wholeNumber(pw))
+		hash = HashPassword(wholeNumber(pw))
 	}
 	return append(vals, hash)
 }
 
-// hashPassword returns an argon2id hash in the PHC string format.
-func hashPassword(pw string) string {
+// HashPassword returns an argon2id hash of pw in the PHC string format, on one core: the
+// import hashes a file's passwords with one stager per core.
+func HashPassword(pw string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
 	const t, m, threads = 2, 19 * 1024, 1
@@ -164,9 +166,19 @@ func (p *customersProfile) keyExpr() string {
 // forecast searches the whole staging table for duplicates.
 func (p *customersProfile) uniqueColumn() int { return -1 }
 
+// report is what the last recheck found beside the counts: the transfers per source
+// account and the warnings the user must confirm knowingly.
+func (p *customersProfile) report() (store.Sources, store.Warnings) { return p.sources, p.warnings }
+
+// transfers says whether rows not found in the target account are looked up in the
+// tenant's other accounts.
+func (p *customersProfile) transfers() bool { return p.transfer == "copy" || p.transfer == "move" }
+
 func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, _ dupCheck) (store.Counts, error) {
-	// match_id: the customer the row updates or restores (restore: found in the trash).
-	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint, ADD COLUMN restore boolean NOT NULL DEFAULT false`); err != nil {
+	// match_id: the customer the row updates, restores (restore: found in the own trash)
+	// or transfers (xfer: found in src_account, another account of the tenant).
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+st+` ADD COLUMN match_id bigint, ADD COLUMN restore boolean NOT NULL DEFAULT false,
+			ADD COLUMN xfer boolean NOT NULL DEFAULT false, ADD COLUMN src_account bigint`); err != nil {
 		return store.Counts{}, fmt.Errorf("prepare staging: %w", err)
 	}
 	if err := markDuplicates(ctx, tx, st, p.keyExpr(), p.name(strings.Split(p.keys, ",")[0]), "duplicate_key",
@@ -186,59 +198,133 @@ func (p *customersProfile) forecast(ctx context.Context, tx *sqlx.Tx, st string,
 	return p.recheck(ctx, tx, st, im)
 }
 
-// recheck matches the rows against the data as it is now, marks the conflicts with stored
-// customers and counts. Preview and apply both run it, apply inside its transaction.
-func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
-	steps := []struct {
-		what string
-		sql  string
-		args []any
-	}{
-		{"reset matches", `UPDATE ` + st + ` SET match_id = NULL, restore = false WHERE match_id IS NOT NULL`, nil},
-		{"match", `UPDATE ` + st + ` s SET match_id = m.id FROM (
+// stage is one named set-based statement of the customers profile's recheck: one
+// statement against the whole staging table, never one per row.
+type stage struct {
+	name string
+	sql  string
+	args []any
+}
+
+// stages are the recheck's statements for the profile's mode and transfer, in order:
+// the lookup (own live customers, own trash, then the other accounts' live customers
+// and trash), then the conflicts with stored customers.
+func (p *customersProfile) stages(st string, im store.Import) []stage {
+	steps := []stage{p.resetMatches(st), p.matchOwn(st, im, false)}
+	if p.mode == "create" {
+		// Every row is a new customer: neither the trash nor other accounts are searched.
+		return append(steps, p.keyTakenOnCreate(st, im), p.loginTaken(st, im))
+	}
+	steps = append(steps, p.matchOwn(st, im, true))
+	if p.transfers() {
+		steps = append(steps, p.matchOther(st, im, false), p.matchOther(st, im, true))
+	}
+	return append(steps, p.externalIDTaken(st, im), p.loginTaken(st, im))
+}
+
+func (p *customersProfile) resetMatches(st string) stage {
+	return stage{"reset matches", `UPDATE ` + st + ` SET match_id = NULL, restore = false, xfer = false, src_account = NULL
+		WHERE match_id IS NOT NULL`, nil}
+}
+
+// matchOwn finds the row's customer among the target account's live customers, or
+// (trash) in its trash, the most recently deleted first.
+func (p *customersProfile) matchOwn(st string, im store.Import, trash bool) stage {
+	if !trash {
+		return stage{"match live", `UPDATE ` + st + ` s SET match_id = m.id FROM (
 				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
 				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NULL AND ` + p.keyMatch() + `
 				ORDER BY s.row_num, c.id) m
-			WHERE s.row_num = m.row_num`, []any{im.AccountID}},
-		// Not live: the account's own trash, the most recently deleted first.
-		{"match trash", `UPDATE ` + st + ` s SET match_id = m.id, restore = true FROM (
-				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
-				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NOT NULL AND ` + p.keyMatch() + `
-				WHERE s.match_id IS NULL
-				ORDER BY s.row_num, c.deleted_at DESC, c.id DESC) m
-			WHERE s.row_num = m.row_num`, []any{im.AccountID}},
-		// The external ID the customer will have (a restored one keeps its own when the
-		// cell is empty) must not be another live customer's.
-		{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-				'col', $2::text, 'value', k.ext, 'code', 'key_exists',
-				'message', 'Ein Kunde mit dieser externen ID ist in diesem Benutzerkonto bereits vorhanden.'))
-			FROM (SELECT s2.row_num, COALESCE(s2.external_id, m.external_id) AS ext FROM ` + st + ` s2
-				LEFT JOIN customers m ON m.id = s2.match_id AND s2.restore WHERE s2.errs IS NULL) k
-			WHERE s.row_num = k.row_num AND s.errs IS NULL AND k.ext IS NOT NULL AND EXISTS (
-				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL
-					AND c.external_id = k.ext AND c.id IS DISTINCT FROM s.match_id)`,
-			[]any{im.AccountID, p.name("external_id")}},
-		{"login taken", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-				'col', $2::text, 'value', s.login_id, 'code', 'duplicate_login',
-				'message', format('Diese Login ID wird bereits von Kunde %s im Benutzerkonto %s verwendet.', COALESCE(c.external_id, c.id::text), a.name)))
-			FROM customers c JOIN accounts a ON a.id = c.account_id
-			WHERE s.errs IS NULL AND c.tenant_id = $1 AND c.login_id = s.login_id AND c.id IS DISTINCT FROM s.match_id`,
-			[]any{im.TenantID, p.name("login_id")}},
+			WHERE s.row_num = m.row_num`, []any{im.AccountID}}
 	}
-	if p.mode == "create" {
-		// Every row is a new customer: the trash is not searched.
-		steps = append(steps[:2], steps[3:]...)
-		steps[2].sql = `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-				'col', CASE WHEN s.match_id IS NOT NULL THEN $2::text ELSE $3::text END,
-				'value', CASE WHEN s.match_id IS NOT NULL THEN ` + p.keyValue() + ` ELSE s.external_id END, 'code', 'key_exists',
-				'message', 'Ein Kunde mit diesem Schlüssel ist in diesem Benutzerkonto bereits vorhanden.'))
-			WHERE s.errs IS NULL AND (s.match_id IS NOT NULL OR (s.external_id IS NOT NULL AND EXISTS (
-				SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id)))`
-		steps[2].args = []any{im.AccountID, p.name(strings.Split(p.keys, ",")[0]), p.name("external_id")}
+	return stage{"match trash", `UPDATE ` + st + ` s SET match_id = m.id, restore = true FROM (
+			SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
+			JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NOT NULL AND ` + p.keyMatch() + `
+			WHERE s.match_id IS NULL
+			ORDER BY s.row_num, c.deleted_at DESC, c.id DESC) m
+		WHERE s.row_num = m.row_num`, []any{im.AccountID}}
+}
+
+// matchOther finds the rows still without a customer among the live customers (or, with
+// trash, the trash) of the tenant's other accounts. Hits in two or more accounts are the
+// row error ambiguous_transfer naming the accounts; in one account's trash the most
+// recently deleted wins.
+func (p *customersProfile) matchOther(st string, im store.Import, trash bool) stage {
+	name, deleted, order := "match other accounts", "c.deleted_at IS NULL", "c.id"
+	if trash {
+		name, deleted, order = "match other accounts' trash", "c.deleted_at IS NOT NULL", "c.deleted_at DESC, c.id DESC"
 	}
-	for _, s := range steps {
+	return stage{name, `UPDATE ` + st + ` s SET
+			match_id = CASE WHEN m.accounts = 1 THEN m.id END,
+			xfer = m.accounts = 1,
+			src_account = CASE WHEN m.accounts = 1 THEN m.account_id END,
+			errs = CASE WHEN m.accounts > 1 THEN jsonb_build_array(jsonb_build_object(
+				'col', $3::text, 'value', ` + p.keyValue() + `, 'code', 'ambiguous_transfer',
+				'message', format('Dieser Kunde ist in mehreren anderen Benutzerkonten vorhanden (%s); es ist nicht eindeutig, aus welchem er übernommen werden soll. Bitte bereinigen Sie eines der Konten.', m.names))) END
+		FROM (SELECT s.row_num, count(DISTINCT c.account_id) AS accounts,
+				(array_agg(c.id ORDER BY ` + order + `))[1] AS id,
+				(array_agg(c.account_id ORDER BY ` + order + `))[1] AS account_id,
+				string_agg(DISTINCT a.name, ' und ' ORDER BY a.name) AS names
+			FROM ` + st + ` s
+			JOIN customers c ON c.tenant_id = $1 AND c.account_id <> $2 AND ` + deleted + ` AND ` + p.keyMatch() + `
+			JOIN accounts a ON a.id = c.account_id
+			WHERE s.match_id IS NULL AND s.errs IS NULL
+			GROUP BY s.row_num) m
+		WHERE s.row_num = m.row_num`, []any{im.TenantID, im.AccountID, p.name(strings.Split(p.keys, ",")[0])}}
+}
+
+// externalIDTaken: the external ID the customer will have (a restored or transferred
+// one keeps its own when the cell is empty) must not be another live customer's of the
+// target account.
+func (p *customersProfile) externalIDTaken(st string, im store.Import) stage {
+	return stage{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+			'col', $2::text, 'value', k.ext, 'code', 'key_exists',
+			'message', 'Ein Kunde mit dieser externen ID ist in diesem Benutzerkonto bereits vorhanden.'))
+		FROM (SELECT s2.row_num, COALESCE(s2.external_id, m.external_id) AS ext FROM ` + st + ` s2
+			LEFT JOIN customers m ON m.id = s2.match_id AND (s2.restore OR s2.xfer) WHERE s2.errs IS NULL) k
+		WHERE s.row_num = k.row_num AND s.errs IS NULL AND k.ext IS NOT NULL AND EXISTS (
+			SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL
+				AND c.external_id = k.ext AND c.id IS DISTINCT FROM s.match_id)`,
+		[]any{im.AccountID, p.name("external_id")}}
+}
+
+// keyTakenOnCreate: in mode=create a row whose key or external ID is live in the account
+// cannot be a new customer.
+func (p *customersProfile) keyTakenOnCreate(st string, im store.Import) stage {
+	return stage{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+			'col', CASE WHEN s.match_id IS NOT NULL THEN $2::text ELSE $3::text END,
+			'value', CASE WHEN s.match_id IS NOT NULL THEN ` + p.keyValue() + ` ELSE s.external_id END, 'code', 'key_exists',
+			'message', 'Ein Kunde mit diesem Schlüssel ist in diesem Benutzerkonto bereits vorhanden.'))
+		WHERE s.errs IS NULL AND (s.match_id IS NOT NULL OR (s.external_id IS NOT NULL AND EXISTS (
+			SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL AND c.external_id = s.external_id)))`,
+		[]any{im.AccountID, p.name(strings.Split(p.keys, ",")[0]), p.name("external_id")}}
+}
+
+// loginTaken: a login ID is unique in the tenant, trash included. The customer the row
+// updates, restores or moves may keep its own; a copy is a new customer, so the source's
+// login ID is another customer's.
+func (p *customersProfile) loginTaken(st string, im store.Import) stage {
+	own := `c.id IS DISTINCT FROM s.match_id`
+	if p.transfer == "copy" {
+		own = `(s.xfer OR c.id IS DISTINCT FROM s.match_id)`
+	}
+	return stage{"login taken", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
+			'col', $2::text, 'value', s.login_id, 'code', 'duplicate_login',
+			'message', format('Diese Login ID wird bereits von Kunde %s im Benutzerkonto %s verwendet.', COALESCE(c.external_id, 'mit Portal ID ' || c.id::text), a.name)))
+		FROM customers c JOIN accounts a ON a.id = c.account_id
+		WHERE s.errs IS NULL AND c.tenant_id = $1 AND c.login_id = s.login_id AND ` + own,
+		[]any{im.TenantID, p.name("login_id")}}
+}
+
+// transferAction is the changes list's and the counts' name of the profile's transfer.
+func (p *customersProfile) transferAction() string { return "transfer_" + p.transfer }
+
+// recheck matches the rows against the data as it is now, marks the conflicts with stored
+// customers and counts. Preview and apply both run it, apply inside its transaction.
+func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, im store.Import) (store.Counts, error) {
+	for _, s := range p.stages(st, im) {
 		if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
-			return store.Counts{}, fmt.Errorf("customers import: %s: %w", s.what, err)
+			return store.Counts{}, fmt.Errorf("customers import: %s: %w", s.name, err)
 		}
 	}
 	var c store.Counts
@@ -246,15 +332,49 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 	if p.mode == "create" {
 		create = `true`
 	}
+	var transferred int64
 	err := tx.QueryRowxContext(ctx, `SELECT
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND `+p.changed()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT `+p.changed()+`)
-		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &c.Update, &c.Unchanged)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.xfer),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT s.xfer AND `+p.changed()+`),
+			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT s.xfer AND NOT `+p.changed()+`)
+		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
+	}
+	if p.transfer == "copy" {
+		c.TransferCopy = transferred
+	} else {
+		c.TransferMove = transferred
+	}
+	p.sources, p.warnings = nil, nil
+	if transferred > 0 {
+		var rows []struct {
+			Account string `db:"name"`
+			N       int64  `db:"n"`
+		}
+		if err := sqlx.SelectContext(ctx, tx, &rows, `SELECT a.name, count(*) AS n FROM `+st+` s JOIN accounts a ON a.id = s.src_account
+			WHERE s.errs IS NULL AND s.xfer GROUP BY a.name`); err != nil {
+			return c, fmt.Errorf("count customers import: transfer sources: %w", err)
+		}
+		p.sources = store.Sources{}
+		for _, r := range rows {
+			p.sources[r.Account] = r.N
+		}
+	}
+	if p.mode == "sync" {
+		var live int64
+		if err := tx.QueryRowxContext(ctx, `SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM `+st+` s WHERE s.match_id = c.id))
+			FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL`, im.AccountID).Scan(&live, &c.Delete); err != nil {
+			return c, fmt.Errorf("count customers import: delete: %w", err)
+		}
+		if 2*c.Delete > live {
+			p.warnings = store.Warnings{{Code: store.WarningMassDelete, Message: fmt.Sprintf(
+				"Dieser Abgleich (mode=sync) würde %d von %d Kunden des Benutzerkontos %s in den Papierkorb verschieben, mehr als die Hälfte. Prüfen Sie, ob die Datei vollständig ist; bestätigen Sie sonst mit allow_mass_delete=true.",
+				c.Delete, live, im.Account)}}
+		}
 	}
 	return c, nil
 }
@@ -290,16 +410,64 @@ func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
 			WHEN NOT (`+t+` = ANY(c.tags)) THEN jsonb_build_object('tags', jsonb_build_object('old', to_jsonb(c.tags), 'new', to_jsonb(array_append(c.tags, `+t+`::text))))
 			ELSE '{}'::jsonb END`)
 	}
-	return `SELECT s.row_num::bigint AS pos, s.row_num,
-			CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' ELSE 'update' END AS action,
-			` + p.keyValue() + ` AS key, c.id AS customer_id, ` + jsonbConcat(parts) + ` AS changes
+	// A transfer names the account the customer comes from.
+	parts = append(parts, `CASE WHEN s.xfer THEN jsonb_build_object('account', jsonb_build_object('old', src.name, 'new', `+quote(im.Account)+`::text)) ELSE '{}'::jsonb END`)
+	action := `CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' WHEN s.xfer THEN '` + p.transferAction() + `' ELSE 'update' END`
+	// A copy is a new customer: it has no portal id before apply.
+	portalID := `c.id`
+	if p.transfer == "copy" {
+		portalID = `CASE WHEN s.xfer THEN NULL ELSE c.id END`
+	}
+	query := `SELECT s.row_num::bigint AS pos, s.row_num, ` + action + ` AS action,
+			` + p.keyValue() + ` AS key, ` + portalID + ` AS customer_id, ` + jsonbConcat(parts) + ` AS changes
 		FROM ` + st + ` s LEFT JOIN customers c ON c.id = s.match_id AND NOT ` + create + `
-		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR ` + p.changed() + `)`, nil
+			LEFT JOIN accounts src ON src.id = s.src_account
+		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR s.xfer OR ` + p.changed() + `)`
+	if p.mode == "sync" {
+		// The customers a sync moves to the trash have no row; they follow every row.
+		query += `
+		UNION ALL
+		SELECT ` + strconv.FormatInt(deletePos, 10) + ` + c.id, NULL, 'delete', ` + p.storedKey() + `, c.id, '{}'::jsonb
+		FROM customers c WHERE c.account_id = ` + strconv.FormatInt(im.AccountID, 10) + ` AND c.deleted_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM ` + st + ` s WHERE s.match_id = c.id)`
+	}
+	return query, nil
+}
+
+// deletePos places the customers a sync trashes after every row in the changes list:
+// row numbers are PostgreSQL integers.
+const deletePos = 1 << 31
+
+// storedKey is a stored customer c's key, as the rows give it.
+func (p *customersProfile) storedKey() string {
+	switch p.keys {
+	case "portal_id":
+		return `c.id::text`
+	case "email", "login_id":
+		return `c.` + p.keys
+	}
+	return `c.external_id`
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, counts store.Counts) error {
+	if p.mode == "sync" {
+		// First, while the staged rows still name the account's own customers.
+		res, err := tx.ExecContext(ctx, `UPDATE customers c SET deleted_at = now(), updated_at = now()
+			WHERE c.account_id = $1 AND c.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM `+st+` s WHERE s.match_id = c.id)`, im.AccountID)
+		if err != nil {
+			return fmt.Errorf("trash customers: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != counts.Delete {
+			return fmt.Errorf("trash customers: trashed %d, counted %d", n, counts.Delete)
+		}
+	}
+	if n := counts.TransferCopy + counts.TransferMove; n > 0 {
+		if err := p.transferIn(ctx, tx, st, im, n); err != nil {
+			return err
+		}
+	}
 	tags := `'{}'::text[]`
 	if p.tag != "" {
 		tags = `ARRAY[` + quote(p.tag) + `]::text[]`
@@ -332,12 +500,43 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 		set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
-		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR `+p.changed()+`)`, p.mustReset)
+		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR s.xfer OR `+p.changed()+`)`, p.mustReset)
 	if err != nil {
 		return fmt.Errorf("update customers: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != counts.Update+counts.Restore {
-		return fmt.Errorf("update customers: updated %d rows, counted %d", n, counts.Update+counts.Restore)
+	want := counts.Update + counts.Restore + counts.TransferCopy + counts.TransferMove
+	if n, _ := res.RowsAffected(); n != want {
+		return fmt.Errorf("update customers: updated %d rows, counted %d", n, want)
+	}
+	return nil
+}
+
+// transferIn copies or moves the n customers the rows found in other accounts into the
+// target account (store.TransferCustomers), and points the rows at them, so that their
+// values are applied next like an update's.
+func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, n int64) error {
+	if err := store.StartTransferBatch(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account)
+		SELECT s.match_id, $1 FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`, im.AccountID); err != nil {
+		return fmt.Errorf("transfer customers: fill batch: %w", err)
+	}
+	// A temporary table has no statistics until analyzed: without them the joins of the
+	// transfer against customers and appointments are planned as for a handful of rows.
+	if _, err := tx.ExecContext(ctx, `ANALYZE `+store.TransferBatch); err != nil {
+		return fmt.Errorf("transfer customers: analyze batch: %w", err)
+	}
+	done, err := store.TransferCustomers(ctx, tx, store.TransferMode(p.transfer), p.related)
+	if err != nil {
+		return err
+	}
+	if done != n {
+		return fmt.Errorf("transfer customers: transferred %d, counted %d", done, n)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET match_id = b.new_id FROM `+store.TransferBatch+` b
+		WHERE s.errs IS NULL AND s.xfer AND b.source_id = s.match_id`); err != nil {
+		return fmt.Errorf("transfer customers: rows to the transferred: %w", err)
 	}
 	return nil
 }

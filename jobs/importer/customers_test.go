@@ -377,21 +377,6 @@ func TestCustomersNutzerfremdnummerColumn(t *testing.T) {
 	f.byExt(f.acct, key(77))
 }
 
-func TestCustomersRefusesWhatIsNotBuilt(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	file := csvUTF8("external_id;first_name", "K-1;X")
-	for _, opts := range []map[string]string{{"mode": "update", "transfer": "copy"}, {"mode": "sync"}} {
-		fe := f.fileError("customers", "t.csv", file, opts)
-		if fe.Code != "bad_option" {
-			t.Errorf("%v: %s %q", opts, fe.Code, fe.Message)
-		}
-	}
-	if n := len(f.customers(f.acct)); n != 0 {
-		t.Errorf("%d customers created", n)
-	}
-}
-
 // Rows that conflict at apply are reported with the file's own column names.
 func TestCustomersConflictAfterPreviewSkipped(t *testing.T) {
 	t.Parallel()

@@ -57,6 +57,20 @@ type profile interface {
 	changes(st string, im store.Import) (query string, args []any)
 }
 
+// reporter is a profile whose recheck also finds, beside the counts, the transfers per
+// source account and warnings for the user to confirm knowingly (customers).
+type reporter interface {
+	report() (store.Sources, store.Warnings)
+}
+
+// reportOf is what the profile's last recheck reported; nothing for most profiles.
+func reportOf(prof profile) (store.Sources, store.Warnings) {
+	if r, ok := prof.(reporter); ok {
+		return r.report()
+	}
+	return nil, nil
+}
+
 func newProfile(im store.Import) (profile, error) {
 	switch im.Profile {
 	case ProfileEmails:
@@ -169,7 +183,11 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if err := store.SetImportDetected(ctx, tx, id, detectedOf(im, rd, l)); err != nil {
 			return err
 		}
-		return store.SetImportCounts(ctx, tx, id, store.ImportPreviewed, rowsRead, counts, nil)
+		sources, warnings := reportOf(prof)
+		if err := store.SetImportWarnings(ctx, tx, id, warnings); err != nil {
+			return err
+		}
+		return store.SetImportCounts(ctx, tx, id, store.ImportPreviewed, rowsRead, counts, sources)
 	})
 	if err != nil {
 		return im, err
@@ -363,21 +381,30 @@ const maxCellChars = 32767
 
 // checkCells reports the cells no spreadsheet cell can hold: a NUL byte (removed from
 // the cell, as PostgreSQL text cannot hold it) or more than Excel's 32,767 characters.
+// A password cell's value never enters the error report.
 func checkCells(r sheet.Row, l layout, errs *rowErrors) {
+	pw, hasPW := l.pos["password"]
 	for i := range r.Cells {
 		v := r.Cells[i].Value
+		shown := shorten
+		if hasPW && i == pw {
+			shown = func(string) string { return hiddenPassword }
+		}
 		if strings.IndexByte(v, 0) >= 0 {
 			v = strings.ReplaceAll(v, "\x00", "")
 			r.Cells[i].Value = v
-			errs.add(l.columnName(i), shorten(v), "nul_byte",
+			errs.add(l.columnName(i), shown(v), "nul_byte",
 				"Die Zelle enthält ein Nullzeichen (NUL), das in keiner Tabellenzelle stehen darf. Bitte entfernen Sie es oder speichern Sie die Datei in Excel erneut.")
 		}
 		if len(v) > maxCellChars && utf8.RuneCountInString(v) > maxCellChars {
-			errs.add(l.columnName(i), shorten(v), "cell_too_long",
+			errs.add(l.columnName(i), shown(v), "cell_too_long",
 				"Die Zelle enthält mehr als 32.767 Zeichen, mehr als eine Excel-Zelle fassen kann. Bitte kürzen Sie den Inhalt.")
 		}
 	}
 }
+
+// hiddenPassword stands in an error report for the value of a password cell.
+const hiddenPassword = "(Passwort verborgen)"
 
 // shorten cuts a long value for an error report.
 func shorten(v string) string {
@@ -492,6 +519,14 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 				"Seit der Vorschau haben sich die Daten geändert: %s nicht mehr übernehmen. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.",
 				plural(counts.Errors, "Zeile lässt sich", "Zeilen lassen sich"))}
 		}
+		sources, warnings := reportOf(prof)
+		if warnings.Has(store.WarningMassDelete) && !im.AllowMassDelete {
+			// The preview did not warn, but the data changed since: a sync now trashes
+			// more than half of the account.
+			return &FileError{Code: "mass_delete", Message: fmt.Sprintf(
+				"Seit der Vorschau haben sich die Daten geändert: der Abgleich würde jetzt %d Kunden in den Papierkorb verschieben, mehr als die Hälfte des Benutzerkontos. Es wurde nichts geändert. Bitte laden Sie die Datei erneut hoch, um eine neue Vorschau zu erhalten.",
+				counts.Delete)}
+		}
 		// What apply changes, with the values it replaces, kept once the staged rows are gone.
 		query, args := prof.changes(st, im)
 		if err := store.SaveImportChanges(ctx, tx, id, query, args...); err != nil {
@@ -508,7 +543,7 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DROP TABLE `+st); err != nil {
 			return fmt.Errorf("drop staging: %w", err)
 		}
-		return store.SetImportCounts(ctx, tx, id, store.ImportDone, im.RowsRead, counts, nil)
+		return store.SetImportCounts(ctx, tx, id, store.ImportDone, im.RowsRead, counts, sources)
 	})
 	var fe *FileError
 	if errors.As(err, &fe) {
@@ -521,7 +556,8 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		return err
 	}
 	e.Log.InfoContext(ctx, "import applied", slog.Int64("create", counts.Create), slog.Int64("update", counts.Update),
-		slog.Int64("restore", counts.Restore), slog.Int64("errors", counts.Errors))
+		slog.Int64("restore", counts.Restore), slog.Int64("transfer_copy", counts.TransferCopy), slog.Int64("transfer_move", counts.TransferMove),
+		slog.Int64("delete", counts.Delete), slog.Int64("errors", counts.Errors))
 	return nil
 }
 
