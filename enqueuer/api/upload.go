@@ -54,9 +54,16 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 		rc: http.NewResponseController(w), min: s.cfg.MinUploadRate, window: s.cfg.UploadGrace, start: time.Now()}
 	body.samples = []sample{{at: body.start}}
 	defer func() {
-		// The body is in (or given up): no more reads but the server's own, and time to answer.
-		_ = body.rc.SetReadDeadline(time.Time{})
+		// The body is in, or given up: time to answer. Given up, the rest of the body is
+		// not waited for (the server would otherwise read on to reuse the connection);
+		// in, only the server's own read for a closed connection is left.
 		_ = body.rc.SetWriteDeadline(time.Now().Add(answerWithin))
+		if err != nil {
+			w.Header().Set("Connection", "close")
+			_ = body.rc.SetReadDeadline(time.Now())
+			return
+		}
+		_ = body.rc.SetReadDeadline(time.Time{})
 	}()
 	r.Body = io.NopCloser(body)
 	mr, err := r.MultipartReader()
@@ -69,6 +76,7 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 			sp.Close()
 		}
 	}()
+	fieldCount := 0
 	for n := 1; ; n++ {
 		part, err := mr.NextPart()
 		if err == io.EOF { // exactly io.EOF: the closing boundary; a body cut off wraps io.EOF
@@ -114,10 +122,7 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 		case name != "profile" && name != "account" && !importer.IsOption(name):
 			return nil, BadRequest("Unbekanntes Feld „" + name + "“: erlaubt sind file, profile, account und die Optionen des Profils.")
 		default:
-			if _, dup := sp.fields[name]; dup {
-				return nil, BadRequest("Das Feld „" + name + "“ kommt mehrfach vor.")
-			}
-			if len(sp.fields) == maxFields {
+			if fieldCount++; fieldCount > maxFields {
 				return nil, BadRequest(fmt.Sprintf("Die Anfrage hat zu viele Felder: erlaubt sind höchstens %d neben der Datei.", maxFields))
 			}
 			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
@@ -130,7 +135,7 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 			if !cleanText(string(b)) {
 				return nil, BadRequest("Das Feld „" + name + "“ enthält ungültige Zeichen (Nullbytes, Steuerzeichen oder kein UTF-8).")
 			}
-			sp.fields[name] = string(b)
+			sp.fields[name] = string(b) // a field sent twice counts twice; the last one holds
 		}
 	}
 	if sp.file == nil {
