@@ -394,3 +394,60 @@ func TestSpoolLeavesNoFiles(t *testing.T) {
 		}
 	}
 }
+
+// A tenant holds at most two error list downloads at once: two clients that never read
+// a 30 MB list do not let a third download of the tenant start (429), other tenants are
+// not affected, and a slot is free again once a client goes.
+func TestErrorDownloadsPerTenantBounded(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, nil, storetest.DB(t), api.Config{UploadMaxBytes: uploadMaxBytes, DownloadsPerTenant: 2})
+	im := b.queuedImport()
+	if _, err := b.db.Exec(`INSERT INTO import_errors (import_id, row_num, col, value, code, message)
+		SELECT $1, g, 'E-Mail', repeat('x', 100), 'invalid_email', 'Die E-Mail-Adresse ist ungültig.' FROM generate_series(2, 150001) g`, im.ID); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.handler)
+	defer srv.Close()
+	path := "/v1/imports/" + im.ID + "/errors"
+	var readers []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", path, b.key)
+		readers = append(readers, c) // never read
+	}
+	get := func(key, path string) response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return response{resp.StatusCode, resp.Header, string(body)}
+	}
+	res := get(b.key, path+"?limit=1")
+	for deadline := time.Now().Add(5 * time.Second); res.code == http.StatusOK && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // until the two have taken their slots
+		res = get(b.key, path+"?limit=1")
+	}
+	if res.code != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !strings.Contains(res.errorMessage(), "Fehlerlisten") {
+		t.Fatalf("a third download while two are held: %d %v %s, want 429", res.code, res.header, res.body)
+	}
+	if res := get(b.other, "/v1/imports/"+store.NewID()+"/errors"); res.code != http.StatusNotFound {
+		t.Errorf("another tenant meanwhile: %d %s, want its own 404", res.code, res.body)
+	}
+	readers[0].Close()
+	res = get(b.key, path+"?limit=1")
+	for deadline := time.Now().Add(10 * time.Second); res.code == http.StatusTooManyRequests && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		res = get(b.key, path+"?limit=1")
+	}
+	if res.code != http.StatusOK {
+		t.Errorf("once a client went away: %d %s, want 200", res.code, res.body)
+	}
+}
