@@ -451,3 +451,38 @@ func TestErrorDownloadsPerTenantBounded(t *testing.T) {
 		t.Errorf("once a client went away: %d %s, want 200", res.code, res.body)
 	}
 }
+
+// countingReader counts what the server read of a body.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A bodyless endpoint reads at most 64 KiB of whatever body it is sent, form or JSON.
+func TestBodylessEndpointsReadLittle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	im := b.queuedImport()
+	for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=" + boundary, "application/json"} {
+		body := &countingReader{r: io.LimitReader(neverEnding('a'), 64<<20)}
+		b.do("POST", "/v1/imports/"+im.ID+"/confirm", "Bearer "+b.key, body, ct)
+		if body.n > 64<<10+4<<10 {
+			t.Errorf("confirm with a %s body read %d bytes of it", ct, body.n)
+		}
+	}
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
