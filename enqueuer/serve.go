@@ -49,7 +49,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	queue := asynq.NewClient(redisOpt)
 	defer queue.Close()
-	opsSrv, err := ops.New(log, db, redisOpt, ops.Config{User: cfg.OpsUser, Password: cfg.OpsPassword, ReadOnly: cfg.OpsReadOnly})
+	probe, err := store.OpenProbe(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	opsSrv, err := ops.New(log, db, redisOpt, ops.Config{User: cfg.OpsUser, Password: cfg.OpsPassword, ReadOnly: cfg.OpsReadOnly, Probe: probe})
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,18 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	return db, nil
 }
 
+// OpenProbe connects a pool of one connection for health checks, apart from the pool of
+// Open, so that a check still answers while every connection of that pool is busy.
+func OpenProbe(ctx context.Context, url string) (*sqlx.DB, error) {
+	db, err := Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	return db, nil
+}
+
 // migrationLock is the advisory-lock key that serialises concurrent migrators.
 const migrationLock = 0x706f7274616c // "portal"
 

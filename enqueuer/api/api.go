@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -14,9 +15,49 @@ import (
 	"portalwerk/store"
 )
 
-// Config holds the settings the API uses.
+// Config holds the settings the API uses. A zero limit takes its default (see
+// Defaults); tests pass small ones so that slow clients are simulated in seconds.
 type Config struct {
-	UploadMaxBytes int64 // UPLOAD_MAX_BYTES: the largest file an upload may carry
+	UploadMaxBytes     int64         // UPLOAD_MAX_BYTES: the largest file an upload may carry
+	MinUploadRate      int64         // bytes per second an upload must keep up, averaged over UploadGrace, once UploadGrace has passed
+	UploadGrace        time.Duration // the time an upload gets before its rate counts, and the window the rate is averaged over
+	UploadsPerTenant   int           // uploads of one tenant in flight in this process at once
+	DownloadsPerTenant int           // error list downloads of one tenant in flight in this process at once
+	KeyLookupTimeout   time.Duration // how long the key check may wait for a database connection
+}
+
+// Defaults are the limits of a Config left zero.
+var Defaults = Config{
+	UploadMaxBytes:     256 << 20,
+	MinUploadRate:      32 << 10,
+	UploadGrace:        30 * time.Second,
+	UploadsPerTenant:   4,
+	DownloadsPerTenant: 2,
+	KeyLookupTimeout:   5 * time.Second,
+}
+
+// withDefaults fills in every limit left zero.
+func (c Config) withDefaults() Config {
+	d := Defaults
+	if c.UploadMaxBytes > 0 {
+		d.UploadMaxBytes = c.UploadMaxBytes
+	}
+	if c.MinUploadRate > 0 {
+		d.MinUploadRate = c.MinUploadRate
+	}
+	if c.UploadGrace > 0 {
+		d.UploadGrace = c.UploadGrace
+	}
+	if c.UploadsPerTenant > 0 {
+		d.UploadsPerTenant = c.UploadsPerTenant
+	}
+	if c.DownloadsPerTenant > 0 {
+		d.DownloadsPerTenant = c.DownloadsPerTenant
+	}
+	if c.KeyLookupTimeout > 0 {
+		d.KeyLookupTimeout = c.KeyLookupTimeout
+	}
+	return d
 }
 
 // Queue puts a job's task on the queue (a *jobs.Client); Enqueue reports false, and no
@@ -33,11 +74,16 @@ type Server struct {
 	db    *sqlx.DB
 	queue Queue // the only way the API enqueues work
 	cfg   Config
+
+	uploads   *perTenant // uploads in flight
+	downloads *perTenant // error list downloads in flight
 }
 
 // New returns the API over db, enqueuing through queue.
 func New(log *slog.Logger, db *sqlx.DB, queue Queue, cfg Config) *Server {
-	return &Server{log: log, db: db, queue: queue, cfg: cfg}
+	cfg = cfg.withDefaults()
+	return &Server{log: log, db: db, queue: queue, cfg: cfg,
+		uploads: newPerTenant(cfg.UploadsPerTenant), downloads: newPerTenant(cfg.DownloadsPerTenant)}
 }
 
 // Mount registers the API's routes on mux.

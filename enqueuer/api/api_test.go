@@ -44,8 +44,14 @@ type testBundle struct {
 
 func setup(t *testing.T, queue func(asynq.RedisClientOpt) api.Queue) *testBundle {
 	t.Helper()
+	return setupWith(t, queue, storetest.DB(t), api.Config{UploadMaxBytes: uploadMaxBytes})
+}
+
+// setupWith is setup over db (e.g. a pool of its own size) with the limits of cfg.
+func setupWith(t *testing.T, queue func(asynq.RedisClientOpt) api.Queue, db *sqlx.DB, cfg api.Config) *testBundle {
+	t.Helper()
 	addr, idx := storetest.RedisDB(t)
-	b := &testBundle{t: t, db: storetest.DB(t), redis: asynq.RedisClientOpt{Addr: addr, DB: idx}}
+	b := &testBundle{t: t, db: db, redis: asynq.RedisClientOpt{Addr: addr, DB: idx}}
 	var q api.Queue
 	if queue != nil {
 		q = queue(b.redis)
@@ -57,7 +63,7 @@ func setup(t *testing.T, queue func(asynq.RedisClientOpt) api.Queue) *testBundle
 	var log *slog.Logger
 	log, b.logs = storetest.LoggerAndLines(t)
 	mux := http.NewServeMux()
-	api.New(log, b.db, q, api.Config{UploadMaxBytes: uploadMaxBytes}).Mount(mux)
+	api.New(log, b.db, q, cfg).Mount(mux)
 	b.handler = mux
 
 	tenant := "api-" + store.NewID()[:8]

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -53,6 +55,13 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request, caller sto
 		}
 		f.After = n
 	}
+	// Each download holds a database cursor and a connection for as long as its client
+	// reads: a tenant gets only so many at once.
+	if !s.downloads.acquire(caller.TenantID) {
+		return retryLater(w, http.StatusTooManyRequests, 10*time.Second, fmt.Sprintf(
+			"Ihr Mandant lädt schon %d Fehlerlisten zugleich herunter. Bitte warten Sie, bis eine davon fertig ist.", s.cfg.DownloadsPerTenant))
+	}
+	defer s.downloads.release(caller.TenantID)
 	im, err := s.loadImport(r, caller)
 	if err != nil {
 		return err

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -65,99 +62,72 @@ func toImportJSON(im store.Import) importJSON {
 	return out
 }
 
-// maxFieldBytes bounds a form field other than the file.
-const maxFieldBytes = 64 << 10
-
-// errBadRequest marks a broken request body (not multipart, cut off).
-var errBadRequest = errors.New("bad request")
-
-// createImport streams the upload into PostgreSQL inside one transaction, so a file
-// over the limit, a bad option or a broken connection leaves nothing behind.
+// createImport spools the upload first, holding no database connection while the client
+// sends it, and only once the whole body is in stores the file and the import in one
+// transaction, so a file over the limit, a bad option or a broken connection leaves
+// nothing behind.
 func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
-	// The whole body may exceed the file limit only by the form fields around the file.
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.UploadMaxBytes+1<<20)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return BadRequest("Bitte senden Sie die Datei als multipart/form-data im Feld „file“.")
+	if !s.uploads.acquire(caller.TenantID) {
+		return retryLater(w, http.StatusTooManyRequests, 30*time.Second, fmt.Sprintf(
+			"Ihr Mandant lädt schon %d Dateien zugleich hoch. Bitte warten Sie, bis eine davon angekommen ist.", s.cfg.UploadsPerTenant))
 	}
+	defer s.uploads.release(caller.TenantID)
 	ctx := r.Context()
+	sp, err := s.spoolUpload(w, r)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			s.log.InfoContext(ctx, "upload refused", slog.Int64("tenant_id", caller.TenantID),
+				slog.String("tenant", caller.Tenant), slog.Int("status", e.Status))
+		}
+		return err
+	}
+	defer sp.Close()
+
+	ext := strings.ToLower(filepath.Ext(sp.filename))
+	if ext != ".xlsx" && ext != ".csv" {
+		return BadRequest("Bitte laden Sie eine .xlsx- oder .csv-Datei hoch.")
+	}
+	fields := sp.fields
+	profile, accountName := fields["profile"], fields["account"]
+	delete(fields, "profile")
+	delete(fields, "account")
+	if profile == "" {
+		return BadRequest("Das Feld „profile“ fehlt (emails, customers oder contracts).")
+	}
+	opts, err := importer.Options(profile, fields)
+	var oerr *importer.OptionError
+	if errors.As(err, &oerr) {
+		return BadRequest(oerr.Message)
+	}
+	if err != nil {
+		return err
+	}
+	if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
+		return Forbidden(noTransferPermission)
+	}
+	target, err := s.targetAccount(r, caller, accountName)
+	if err != nil {
+		return err
+	}
 	importID, uploadID := store.NewID(), store.NewID()
-	var size int64
 	err = store.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var filename string
-		fields := map[string]string{}
-		for {
-			part, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return requestError(err)
-			}
-			name := part.FormName()
-			if name == "file" {
-				if filename != "" {
-					return BadRequest("Bitte laden Sie genau eine Datei hoch.")
-				}
-				filename = filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-				if filename == "." || filename == "/" || filename == "" {
-					filename = "upload"
-				}
-				if size, err = store.SaveUpload(ctx, tx, uploadID, caller.TenantID, filename, part, s.cfg.UploadMaxBytes); err != nil {
-					return requestError(err)
-				}
-				continue
-			}
-			if err := readField(part, fields); err != nil {
-				return requestError(err)
-			}
-		}
-		if filename == "" {
-			return BadRequest("Das Feld „file“ mit der Datei fehlt.")
-		}
-		ext := strings.ToLower(filepath.Ext(filename))
-		if ext != ".xlsx" && ext != ".csv" {
-			return BadRequest("Bitte laden Sie eine .xlsx- oder .csv-Datei hoch.")
-		}
-		profile := fields["profile"]
-		accountName := fields["account"]
-		delete(fields, "profile")
-		delete(fields, "account")
-		if profile == "" {
-			return BadRequest("Das Feld „profile“ fehlt (emails, customers oder contracts).")
-		}
-		opts, err := importer.Options(profile, fields)
-		var oerr *importer.OptionError
-		if errors.As(err, &oerr) {
-			return BadRequest(oerr.Message)
-		}
-		if err != nil {
-			return err
-		}
-		if t := opts["transfer"]; t != "" && t != "none" && !caller.CanTransfer {
-			return Forbidden(noTransferPermission)
-		}
-		target, err := s.targetAccount(r, caller, accountName)
-		if err != nil {
+		if _, err := store.SaveUpload(ctx, tx, uploadID, caller.TenantID, sp.filename, sp.file, s.cfg.UploadMaxBytes); err != nil {
 			return err
 		}
 		return store.CreateImport(ctx, tx, store.NewImport{
 			ID: importID, TenantID: caller.TenantID, AccountID: target.ID, CreatedBy: caller.ID,
-			UploadID: uploadID, Profile: profile, Filename: filename, Options: opts,
+			UploadID: uploadID, Profile: profile, Filename: sp.filename, Options: opts,
 		})
 	})
-	switch {
-	case errors.Is(err, store.ErrTooLarge) || isMaxBytes(err):
-		return &Error{http.StatusRequestEntityTooLarge, "Die Datei ist zu groß: erlaubt sind höchstens " + readableBytes(s.cfg.UploadMaxBytes) + "."}
-	case errors.Is(err, errBadRequest):
-		s.log.InfoContext(ctx, "upload cut off or malformed", slog.Int64("tenant_id", caller.TenantID),
-			slog.String("tenant", caller.Tenant), slog.Any("err", err))
-		return BadRequest("Die Anfrage ist unvollständig oder kein gültiges multipart/form-data.")
-	case err != nil:
+	if errors.Is(err, store.ErrTooLarge) {
+		return s.tooLarge()
+	}
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "upload stored", slog.String("import_id", importID),
-		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Int64("bytes", size))
+		slog.Int64("tenant_id", caller.TenantID), slog.String("tenant", caller.Tenant), slog.Int64("bytes", sp.size))
 
 	preview := jobs.ImportPreview{ImportID: importID, TenantID: caller.TenantID}
 	if _, err := s.queue.Enqueue(ctx, preview); err != nil {
@@ -177,40 +147,6 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	out := list[0]
 	out.TaskID = preview.TaskID()
 	writeJSON(w, http.StatusAccepted, out)
-	return nil
-}
-
-// requestError separates a broken request body from a failure of ours.
-func requestError(err error) error {
-	if errors.Is(err, store.ErrTooLarge) || isMaxBytes(err) {
-		return err
-	}
-	var se interface{ SQLState() string }
-	if errors.As(err, &se) {
-		return err
-	}
-	// A body cut off (the client went away, or never sent the closing boundary) is the
-	// client's problem, never a failure of ours.
-	if strings.Contains(err.Error(), "multipart") || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-		return fmt.Errorf("%w: %v", errBadRequest, err)
-	}
-	return err
-}
-
-func isMaxBytes(err error) bool {
-	var mb *http.MaxBytesError
-	return errors.As(err, &mb)
-}
-
-func readField(part *multipart.Part, fields map[string]string) error {
-	b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(b) > maxFieldBytes {
-		return fmt.Errorf("%w: field %s too long", errBadRequest, part.FormName())
-	}
-	fields[part.FormName()] = string(b)
 	return nil
 }
 

@@ -18,7 +18,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	status := map[string]string{"postgres": "ok", "redis": "ok"}
 	code := http.StatusOK
-	if err := s.db.PingContext(ctx); err != nil {
+	probe := s.cfg.Probe
+	if probe == nil {
+		probe = s.db
+	}
+	if err := probe.PingContext(ctx); err != nil {
 		s.log.WarnContext(ctx, "readyz: PostgreSQL unreachable", slog.Any("err", err))
 		status["postgres"], code = "unreachable", http.StatusServiceUnavailable
 	}

@@ -25,6 +25,9 @@ type Config struct {
 	User     string // OPS_USER
 	Password string // OPS_PASSWORD; with none, the dashboard and the metrics stay closed
 	ReadOnly bool   // OPS_READONLY: the dashboard only shows, it cannot delete or retry
+	// Probe is the pool /readyz pings PostgreSQL through: one of its own, so that a busy
+	// main pool (every connection in use) does not make the enqueuer look down. Nil: db.
+	Probe *sqlx.DB
 }
 
 // Server serves the operations endpoints.

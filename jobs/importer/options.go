@@ -106,3 +106,19 @@ func Options(profile string, given map[string]string) (store.Options, error) {
 	}
 	return out, nil
 }
+
+// IsOption says whether name is an option of some profile, so that an upload can refuse
+// a field nobody knows as it arrives, before the profile is known; Options then checks
+// it against the profile.
+func IsOption(name string) bool {
+	known := func(o option) bool { return o.name == name }
+	if slices.ContainsFunc(commonOptions, known) {
+		return true
+	}
+	for _, opts := range profileOptions {
+		if slices.ContainsFunc(opts, known) {
+			return true
+		}
+	}
+	return false
+}
