@@ -211,7 +211,7 @@ func TestClientGoneMidUpload(t *testing.T) {
 	}
 	srv.Close() // waits for the handlers to finish
 	logs := b.logs()
-	if strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, `level=INFO msg="upload cut off or malformed"`) && !strings.Contains(logs, `level=INFO msg="client went away"`) {
+	if strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, `level=INFO msg="upload refused"`) && !strings.Contains(logs, `level=INFO msg="client went away"`) {
 		t.Errorf("a client gone mid-upload was logged as:\n%s", logs)
 	}
 	if after := b.uploadCount(); after != before {
