@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"portalwerk/jobs/importer"
 	"portalwerk/store"
@@ -208,6 +209,14 @@ func TestClientGoneMidUpload(t *testing.T) {
 			conn.(*net.TCPConn).SetLinger(0) // RST instead of FIN
 		}
 		conn.Close()
+	}
+	// The server may still be reading the first request: wait for its handler's line
+	// (Close would drop a connection whose request it has not read yet). A reset
+	// connection's request may never be read at all.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if l := b.logs(); strings.Contains(l, `msg="upload refused"`) || strings.Contains(l, `msg="client went away"`) {
+			break
+		}
 	}
 	srv.Close() // waits for the handlers to finish
 	logs := b.logs()
