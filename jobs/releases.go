@@ -79,11 +79,11 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 			loadStart := time.Now()
 			err = store.ReleaseCandidates(ctx, tx, store.ReleaseScope{TenantID: run.TenantID, AccountID: run.AccountID,
 				All: p.All, Contracts: p.Contracts}, func(c store.ReleaseCandidate) error {
-				res := engine.Check(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
+				f, bad := engine.Decide(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
 					plausibility.History{Count: c.Count, Last: c.Last, LastOn: c.LastOn, FirstOn: c.FirstOn, Consumption: c.Consumption},
 					plausibility.Reading{Value: c.Value, ReadOn: c.ReadOn}, today)
 				r := store.ReleaseResult{ID: c.ID, Value: c.Value, ReadOn: c.ReadOn, OK: true}
-				if f, bad := res.Decisive(); bad {
+				if bad {
 					r.OK, r.Rule, r.Message = false, string(f.Rule), f.Message
 				}
 				results = append(results, r)

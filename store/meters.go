@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -271,46 +274,173 @@ func LockReleases(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
 }
 
 // ReleaseCandidates loads, in one query, every unreleased reading of the scope with its
-// register and the register's released history (window functions over it), calling fn
-// for each.
+// register and the register's released history, calling fn for each in id order. The
+// query only joins: each candidate comes with its register's released readings in
+// order (hash joins, one sort), and the history is summed up here while the rows
+// stream, exactly, as the window functions over it did before.
 func ReleaseCandidates(ctx context.Context, tx *sqlx.Tx, s ReleaseScope, fn func(ReleaseCandidate) error) error {
-	rows, err := tx.QueryContext(ctx, `WITH cand AS (
-			SELECT r.id, r.register_id, r.value, r.read_on FROM readings r
-			JOIN registers g ON g.id = r.register_id JOIN meters m ON m.id = g.meter_id
-			JOIN contracts ct ON ct.id = m.contract_id JOIN customers cu ON cu.id = ct.customer_id
-			WHERE r.tenant_id = $1 AND r.status <> 'released' AND cu.account_id = $2 AND ($3 OR ct.number = ANY($4))
-		), steps AS (
-			SELECT h.register_id, h.read_on, h.id, h.value, g.digits,
-				h.value - lag(h.value) OVER (PARTITION BY h.register_id ORDER BY h.read_on, h.id) AS diff
-			FROM readings h JOIN registers g ON g.id = h.register_id
-			WHERE h.status = 'released' AND h.register_id IN (SELECT register_id FROM cand)
-		), hist AS (
-			SELECT register_id, count(*) AS n, min(read_on) AS first_on, max(read_on) AS last_on,
-				(array_agg(value ORDER BY read_on DESC, id DESC))[1] AS last_value,
-				COALESCE(sum(CASE WHEN diff < 0 THEN diff + (10::numeric ^ digits)::bigint ELSE diff END), 0) AS consumption
-			FROM steps GROUP BY register_id
-		)
-		SELECT c.id, c.value::text, c.read_on, g.digits, g.decimals, COALESCE(g.unit, ''), COALESCE(h.n, 0),
-			COALESCE(h.last_value::text, ''), COALESCE(h.last_on, c.read_on), COALESCE(h.first_on, c.read_on), COALESCE(h.consumption, 0)::text
-		FROM cand c JOIN registers g ON g.id = c.register_id LEFT JOIN hist h ON h.register_id = c.register_id
-		ORDER BY c.id`, s.TenantID, s.AccountID, s.All, pq.Array(s.Contracts))
+	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.value::text, c.read_on, g.digits, g.decimals, COALESCE(g.unit, ''),
+			h.value::text, h.read_on
+		FROM readings c JOIN registers g ON g.id = c.register_id JOIN meters m ON m.id = g.meter_id
+		JOIN contracts ct ON ct.id = m.contract_id JOIN customers cu ON cu.id = ct.customer_id
+		LEFT JOIN readings h ON h.register_id = c.register_id AND h.status = 'released'
+		WHERE c.tenant_id = $1 AND c.status <> 'released' AND cu.account_id = $2 AND ($3 OR ct.number = ANY($4))
+		ORDER BY c.id, h.read_on, h.id`, s.TenantID, s.AccountID, s.All, pq.Array(s.Contracts))
 	if err != nil {
 		return fmt.Errorf("load release candidates: %w", err)
 	}
 	defer rows.Close()
+	var (
+		c    ReleaseCandidate
+		hist history
+		have bool
+	)
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		c.Count, c.Last, c.Consumption = hist.n, hist.last, hist.consumption()
+		c.LastOn, c.FirstOn = c.ReadOn, c.ReadOn
+		if hist.n > 0 {
+			c.LastOn, c.FirstOn = hist.lastOn, hist.firstOn
+		}
+		return fn(c)
+	}
 	for rows.Next() {
-		var c ReleaseCandidate
-		if err := rows.Scan(&c.ID, &c.Value, &c.ReadOn, &c.Digits, &c.Decimals, &c.Unit, &c.Count, &c.Last, &c.LastOn, &c.FirstOn, &c.Consumption); err != nil {
+		var (
+			id     int64
+			value  sql.NullString
+			readOn sql.NullTime
+			next   ReleaseCandidate
+		)
+		if err := rows.Scan(&id, &next.Value, &next.ReadOn, &next.Digits, &next.Decimals, &next.Unit, &value, &readOn); err != nil {
 			return fmt.Errorf("load release candidates: %w", err)
 		}
-		if err := fn(c); err != nil {
-			return err
+		if !have || id != c.ID {
+			if err := flush(); err != nil {
+				return err
+			}
+			next.ID = id
+			c, have = next, true
+			hist = history{digits: c.Digits, decimals: c.Decimals}
+		}
+		if value.Valid {
+			hist.add(value.String, readOn.Time)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load release candidates: %w", err)
 	}
-	return nil
+	return flush()
+}
+
+// history sums up a register's released readings in (read_on, id) order: their count,
+// first and last date, the last value as PostgreSQL printed it, and the consumption
+// from the first to the last, 10^digits added for every step down (an overflow). It
+// counts in int64 units of 10^-decimals and switches to math/big for a value with more
+// decimals or a sum that does not fit.
+type history struct {
+	digits, decimals int
+	n                int
+	last             string
+	firstOn, lastOn  time.Time
+	prev, sum        int64 // scaled, while exact is nil
+	exact            *big.Rat
+	prevRat          *big.Rat
+}
+
+func (h *history) add(value string, on time.Time) {
+	if h.n == 0 {
+		h.firstOn = on
+	}
+	h.n++
+	h.last, h.lastOn = value, on
+	v, ok := scaledValue(value, h.decimals)
+	if h.exact == nil && ok && h.digits+h.decimals <= 18 {
+		if h.n > 1 {
+			d := v - h.prev
+			if d < 0 {
+				d += pow10i(h.digits + h.decimals)
+			}
+			if s := h.sum + d; s >= h.sum {
+				h.sum, h.prev = s, v
+				return
+			}
+		} else {
+			h.prev = v
+			return
+		}
+	}
+	// math/big from here on.
+	r, ok := new(big.Rat).SetString(value)
+	if !ok {
+		r = new(big.Rat) // numeric prints only numbers
+	}
+	if h.exact == nil {
+		h.exact = new(big.Rat).SetFrac64(h.sum, pow10i(h.decimals))
+		h.prevRat = new(big.Rat).SetFrac64(h.prev, pow10i(h.decimals))
+		if h.n == 1 {
+			h.prevRat = r
+			return
+		}
+	}
+	d := new(big.Rat).Sub(r, h.prevRat)
+	if d.Sign() < 0 {
+		d.Add(d, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(h.digits)), nil)))
+	}
+	h.exact.Add(h.exact, d)
+	h.prevRat = r
+}
+
+// consumption is the summed consumption as a decimal string.
+func (h *history) consumption() string {
+	if h.exact != nil {
+		if h.exact.IsInt() {
+			return h.exact.FloatString(0)
+		}
+		// Exact for values of up to 40 decimals; the trailing zeros go.
+		return strings.TrimRight(h.exact.FloatString(40), "0")
+	}
+	if h.decimals == 0 {
+		return strconv.FormatInt(h.sum, 10)
+	}
+	p := pow10i(h.decimals)
+	return fmt.Sprintf("%d.%0*d", h.sum/p, h.decimals, h.sum%p)
+}
+
+func pow10i(n int) int64 {
+	p := int64(1)
+	for ; n > 0; n-- {
+		p *= 10
+	}
+	return p
+}
+
+// scaledValue reads a non-negative numeric as PostgreSQL prints it in units of
+// 10^-decimals; false when it has more significant decimals or 18 digits or more.
+func scaledValue(s string, decimals int) (int64, bool) {
+	intPart, frac, _ := strings.Cut(s, ".")
+	frac = strings.TrimRight(frac, "0")
+	if intPart == "" || len(frac) > decimals || len(intPart)+decimals > 17 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(intPart); i++ {
+		if intPart[i] < '0' || intPart[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(intPart[i]-'0')
+	}
+	for i := 0; i < decimals; i++ {
+		n *= 10
+		if i < len(frac) {
+			if frac[i] < '0' || frac[i] > '9' {
+				return 0, false
+			}
+			n += int64(frac[i] - '0')
+		}
+	}
+	return n, true
 }
 
 // ReleaseResult is the release's verdict on one candidate: released, or not with the

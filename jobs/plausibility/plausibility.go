@@ -76,6 +76,7 @@ type compiled struct {
 	overflow    *big.Rat
 	maxFactor   *big.Rat
 	severity    map[Rule]Severity
+	exact       exactParams // the same as integer fractions, for Decide
 }
 
 // Engine checks readings with one tenant's parameters.
@@ -114,10 +115,12 @@ func New(p Params) (*Engine, error) {
 		}
 		sev[r] = s
 	}
-	return &Engine{c: compiled{
+	c := compiled{
 		plus: big.NewRat(p.TolerancePlusPct, 100), minus: big.NewRat(p.ToleranceMinusPct, 100),
 		minBand: minBand, overflow: big.NewRat(p.OverflowPct, 100), maxFactor: maxFactor, severity: sev,
-	}}, nil
+	}
+	c.exact = newExactParams(c.plus, c.minus, c.overflow, c.minBand, c.maxFactor)
+	return &Engine{c: c}, nil
 }
 
 // Register is what the rules know of a register.
@@ -287,18 +290,31 @@ func pow10(n int) *big.Rat {
 // digits before and decimals after it (trailing zeros after it do not count; leading
 // zeros before it neither). No sign, no exponent, no thousands separators.
 func ParseValue(s string, digits, decimals int) (*big.Rat, bool) {
-	s = strings.TrimSpace(s)
-	intPart, frac, hasPoint := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
-	if intPart == "" || hasPoint && frac == "" || !allDigits(intPart) || !allDigits(frac) {
-		return nil, false
-	}
-	intPart = strings.TrimLeft(intPart, "0")
-	frac = strings.TrimRight(frac, "0")
-	if len(intPart) > digits || len(frac) > decimals {
+	intPart, frac, ok := splitValue(s, digits, decimals)
+	if !ok {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString("0" + intPart + "." + frac + "0")
 	return r, ok
+}
+
+// splitValue is ParseValue's reading of s: its significant integer digits and
+// decimals, or false.
+func splitValue(s string, digits, decimals int) (intPart, frac string, ok bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ','); i >= 0 {
+		s = s[:i] + "." + s[i+1:]
+	}
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	if intPart == "" || hasPoint && frac == "" || !allDigits(intPart) || !allDigits(frac) {
+		return "", "", false
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	frac = strings.TrimRight(frac, "0")
+	if len(intPart) > digits || len(frac) > decimals {
+		return "", "", false
+	}
+	return intPart, frac, true
 }
 
 func allDigits(s string) bool {

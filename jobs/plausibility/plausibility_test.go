@@ -2,6 +2,8 @@ package plausibility
 
 import (
 	"encoding/json"
+	"math/big"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,7 @@ func TestRules(t *testing.T) {
 			if res.Plausible() != (len(tt.want) == 0) {
 				t.Errorf("plausible %v with findings %v", res.Plausible(), got)
 			}
+			sameDecision(t, e, tt.reg, tt.h, Reading{Value: tt.value, ReadOn: date(tt.on)})
 		})
 	}
 }
@@ -182,6 +185,96 @@ func TestMessagesAreGerman(t *testing.T) {
 	want := "Regel „tolerance“: Der Verbrauch von 2.000,5 kWh seit dem 11.01.2026 liegt über dem erwarteten Bereich von 600,0 kWh bis 1.600,0 kWh (erwartet etwa 1.000,0 kWh)."
 	if d.Message != want {
 		t.Errorf("message\n got %s\nwant %s", d.Message, want)
+	}
+}
+
+// sameDecision checks that Decide answers as Check does, and that its integer path
+// lets a reading pass exactly when no rule fails.
+func sameDecision(t *testing.T, e *Engine, reg Register, h History, rd Reading) (passed bool) {
+	t.Helper()
+	res := e.Check(reg, h, rd, today)
+	want, wantBad := res.Decisive()
+	got, bad := e.Decide(reg, h, rd, today)
+	if bad != wantBad || got != want {
+		t.Errorf("Decide(%v, %+v, %+v) = %+v %v, Check decides %+v %v", reg, h, rd, got, bad, want, wantBad)
+	}
+	p := e.passes(reg, h, rd, today)
+	if p != (len(res.Findings) == 0) {
+		t.Errorf("passes(%v, %+v, %+v) = %v with findings %+v", reg, h, rd, p, res.Findings)
+	}
+	return p
+}
+
+// Decide and Check agree around every band edge, with fractional parameters, decimals,
+// overflows and one-reading histories.
+func TestDecideIsExact(t *testing.T) {
+	params := []string{`{}`, `{"min_band":"0.5","max_factor":"2.5"}`, `{"tolerance_plus_pct":0,"tolerance_minus_pct":100,"min_band":0}`,
+		`{"tolerance_plus_pct":1000,"tolerance_minus_pct":0,"min_band":"1000","overflow_pct":0,"max_factor":"1"}`,
+		`{"min_band":"0.001","max_factor":"1.333","overflow_pct":100,"severity":{"zero":"warning","tolerance":"warning"}}`}
+	regs := []Register{kwh, water, small, {Digits: 12, Decimals: 3, Unit: "l"}, {Digits: 2, Decimals: 0}, {Digits: 15, Decimals: 0}}
+	rng := rand.New(rand.NewPCG(12, 50000))
+	for _, js := range params {
+		p := Defaults()
+		if err := json.Unmarshal([]byte(js), &p); err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		passed, failed := 0, 0
+		for _, reg := range regs {
+			full := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(reg.Digits)), nil).Int64()
+			scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(reg.Decimals)), nil).Int64()
+			format := func(v int64) string { return new(big.Rat).SetFrac64(v, scale).FloatString(reg.Decimals) }
+			for i := 0; i < 150; i++ {
+				last := rng.Int64N(full * scale)
+				span := 1 + rng.Int64N(60)
+				perDay := rng.Int64N(1 + full*scale/1000/span)
+				h := History{Count: 1 + rng.IntN(3), Last: format(last), LastOn: date("2026-01-11"),
+					FirstOn: date("2026-01-11").AddDate(0, 0, -int(span)), Consumption: format(perDay * span)}
+				since := rng.IntN(30)
+				on := date("2026-01-11").AddDate(0, 0, since)
+				// Around the band's edges, zero, max_factor and an overflow, and anywhere.
+				exp := perDay * int64(since)
+				for _, c := range []int64{exp*160/100 + rng.Int64N(3) - 1, exp*60/100 + rng.Int64N(3) - 1, exp + 10*scale, exp - 10*scale,
+					exp * 3, exp*3 + 1, exp*5/2 + rng.Int64N(3) - 1, 0, 1, -1, full*scale/10 + rng.Int64N(3) - 1, rng.Int64N(full * scale), exp + scale/2} {
+					v := ((last+c)%(full*scale) + full*scale) % (full * scale)
+					if sameDecision(t, e, reg, h, Reading{Value: format(v), ReadOn: on}) {
+						passed++
+					} else {
+						failed++
+					}
+				}
+			}
+		}
+		if passed < 400 || failed < 400 {
+			t.Errorf("parameters %s: %d readings passed, %d failed: the edges are not covered", js, passed, failed)
+		}
+		t.Logf("parameters %s: %d passed, %d failed", js, passed, failed)
+	}
+}
+
+func TestEpochDay(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := date("1899-12-25"); d.Before(date("2101-03-05")); d = d.AddDate(0, 0, 13) {
+		for _, x := range []time.Time{d, d.Add(23*time.Hour + 30*time.Minute).In(berlin)} {
+			if got, want := epochDay(x), day(x).Unix()/86400; got != want {
+				t.Fatalf("epochDay(%v) = %d, want %d", x, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e, _ := New(Defaults())
+	h := tenDays("1000")
+	rd := Reading{Value: "1100", ReadOn: date("2026-01-21")}
+	for b.Loop() {
+		e.Decide(kwh, h, rd, today)
 	}
 }
 
