@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -50,6 +51,24 @@ func StartTransferBatch(ctx context.Context, tx *sqlx.Tx) error {
 //
 // The caller makes sure no live customer of a target account already has the key.
 func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool) (int64, error) {
+	return TransferCustomersWith(ctx, tx, mode, related, nil)
+}
+
+// MoveValues are the values an import writes into the customers it moves, in the same
+// UPDATE that changes their owner, so that each moved customer gets one new row version
+// instead of two. From is a query whose rows (aliased s) name their customer by
+// match_id, at most one row per customer; Set are assignments over the customer c and
+// its row s, none of account_id, deleted_at and updated_at; Args are the statement's
+// parameters ($1 …) that Set uses.
+type MoveValues struct {
+	From string
+	Set  []string
+	Args []any
+}
+
+// TransferCustomersWith is TransferCustomers; for a move, values (if not nil) are
+// written into the moved customers as they move.
+func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool, values *MoveValues) (int64, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
 			new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
 		FROM customers c WHERE c.id = b.source_id`, mode)
@@ -58,9 +77,12 @@ func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, rela
 	}
 	n, _ := res.RowsAffected()
 	var steps []sqlStep
+	if values != nil && mode != TransferMove {
+		return 0, fmt.Errorf("transfer: values apply to a move only, not to %q", mode)
+	}
 	switch mode {
 	case TransferCopy:
-		steps = append(steps, sqlStep{"copy customers", `INSERT INTO customers (id, tenant_id, account_id,
+		steps = append(steps, sqlStep{rows: -1, what: "copy customers", sql: `INSERT INTO customers (id, tenant_id, account_id,
 				external_id, salutation, first_name, last_name, company, street, zip, city, email, phone,
 				must_change_password, tags, locale)
 			SELECT b.new_id, c.tenant_id, b.to_account, c.external_id, c.salutation, c.first_name, c.last_name,
@@ -68,39 +90,60 @@ func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, rela
 			FROM customers c JOIN ` + TransferBatch + ` b ON b.source_id = c.id`})
 		if related {
 			steps = append(steps,
-				sqlStep{"copy appointments", `INSERT INTO appointments (customer_id, account_id, starts_at, subject)
+				sqlStep{rows: -1, what: "copy appointments", sql: `INSERT INTO appointments (customer_id, account_id, starts_at, subject)
 					SELECT b.new_id, b.to_account, x.starts_at, x.subject FROM appointments x
 					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{"copy visit reports", `INSERT INTO visit_reports (customer_id, account_id, visited_on, text)
+				sqlStep{rows: -1, what: "copy visit reports", sql: `INSERT INTO visit_reports (customer_id, account_id, visited_on, text)
 					SELECT b.new_id, b.to_account, x.visited_on, x.text FROM visit_reports x
 					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{"copy visit blocks", `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date, reason)
+				sqlStep{rows: -1, what: "copy visit blocks", sql: `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date, reason)
 					SELECT b.new_id, b.to_account, x.from_date, x.until_date, x.reason FROM visit_blocks x
 					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`})
 		}
 	case TransferMove:
-		steps = append(steps, sqlStep{"move customers", `UPDATE customers c
-			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
-			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`})
+		// Each customer is rewritten once, with the row's values if there are any.
 		if related {
 			for _, t := range []string{"appointments", "visit_reports", "visit_blocks"} {
-				steps = append(steps, sqlStep{"move " + t, `UPDATE ` + t + ` x SET account_id = b.to_account
+				steps = append(steps, sqlStep{rows: -1, what: "move " + t, sql: `UPDATE ` + t + ` x SET account_id = b.to_account
 					FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id = b.from_account`})
 			}
 		}
+		move := sqlStep{rows: -1, what: "move customers", sql: `UPDATE customers c
+			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
+			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`}
+		if values != nil {
+			move.sql = `UPDATE customers c
+				SET account_id = b.to_account, deleted_at = NULL, updated_at = now(), ` + strings.Join(values.Set, ", ") + `
+				FROM ` + TransferBatch + ` b JOIN (` + values.From + `) s ON s.match_id = b.source_id
+				WHERE c.id = b.source_id`
+			move.args = values.Args
+			move.rows = n
+		}
+		steps = append(steps, move)
 	default:
 		return 0, fmt.Errorf("transfer: unknown mode %q", mode)
 	}
 	for _, st := range steps {
-		if _, err := tx.ExecContext(ctx, st.sql); err != nil {
+		res, err := tx.ExecContext(ctx, st.sql, st.args...)
+		if err != nil {
 			return 0, fmt.Errorf("transfer: %s: %w", st.what, err)
+		}
+		if st.rows >= 0 {
+			if got, _ := res.RowsAffected(); got != st.rows {
+				return 0, fmt.Errorf("transfer: %s: changed %d rows, want %d", st.what, got, st.rows)
+			}
 		}
 	}
 	return n, nil
 }
 
-// sqlStep is one statement of a multi-statement change, named for its error.
-type sqlStep struct{ what, sql string }
+// sqlStep is one statement of a multi-statement change, named for its error; rows, if
+// not negative, is how many rows it must change.
+type sqlStep struct {
+	what, sql string
+	args      []any
+	rows      int64
+}
 
 // TransferCustomer transfers one customer of the tenant by hand (the seeds' manual
 // alternative to the import's transfer) and returns it as it is in the target account.

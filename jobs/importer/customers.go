@@ -463,8 +463,26 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 			return fmt.Errorf("trash customers: trashed %d, counted %d", n, counts.Delete)
 		}
 	}
+	fields := append([]string{"external_id", "email", "login_id"}, customerText...)
+	// The row's values over a matched customer c; an empty cell keeps the stored value.
+	var values []string
+	for _, f := range fields {
+		values = append(values, fmt.Sprintf("%s = COALESCE(s.%[1]s, c.%[1]s)", f))
+	}
+	values = append(values, "password_hash = COALESCE(s.password_hash, c.password_hash)",
+		"must_change_password = CASE WHEN s.password_hash IS NOT NULL AND COALESCE(s.login_id, c.login_id) IS NOT NULL THEN $1 ELSE c.must_change_password END")
+	if p.tag != "" {
+		values = append(values, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
+	}
+	// A move writes the row's values as it moves the customer (one new version of it);
+	// a copy's new customer gets them below, like an update.
+	folded := counts.TransferMove > 0
 	if n := counts.TransferCopy + counts.TransferMove; n > 0 {
-		if err := p.transferIn(ctx, tx, st, im, n); err != nil {
+		var mv *store.MoveValues
+		if folded {
+			mv = &store.MoveValues{From: `SELECT * FROM ` + st + ` WHERE errs IS NULL AND xfer`, Set: values, Args: []any{p.mustReset}}
+		}
+		if err := p.transferIn(ctx, tx, st, im, n, mv); err != nil {
 			return err
 		}
 	}
@@ -472,7 +490,6 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 	if p.tag != "" {
 		tags = `ARRAY[` + quote(p.tag) + `]::text[]`
 	}
-	fields := append([]string{"external_id", "email", "login_id"}, customerText...)
 	insert := `INSERT INTO customers (tenant_id, account_id, ` + strings.Join(fields, ", ") + `, password_hash, must_change_password, tags)
 		SELECT $1, $2, s.` + strings.Join(fields, ", s.") + `, s.password_hash, s.password_hash IS NOT NULL AND s.login_id IS NOT NULL AND $3, ` + tags + `
 		FROM ` + st + ` s WHERE s.errs IS NULL`
@@ -489,22 +506,18 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 	if p.mode == "create" {
 		return nil
 	}
-	var set []string
-	for _, f := range fields {
-		set = append(set, fmt.Sprintf("%s = COALESCE(s.%[1]s, c.%[1]s)", f))
-	}
-	set = append(set, "password_hash = COALESCE(s.password_hash, c.password_hash)",
-		"must_change_password = CASE WHEN s.password_hash IS NOT NULL AND COALESCE(s.login_id, c.login_id) IS NOT NULL THEN $1 ELSE c.must_change_password END",
-		"deleted_at = NULL", "updated_at = now()")
-	if p.tag != "" {
-		set = append(set, "tags = CASE WHEN "+quote(p.tag)+" = ANY(c.tags) THEN c.tags ELSE array_append(c.tags, "+quote(p.tag)+"::text) END")
+	set := append(values, "deleted_at = NULL", "updated_at = now()")
+	which := `(s.restore OR s.xfer OR ` + p.changed() + `)`
+	want := counts.Update + counts.Restore + counts.TransferCopy + counts.TransferMove
+	if folded {
+		which = `NOT s.xfer AND (s.restore OR ` + p.changed() + `)`
+		want -= counts.TransferMove
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE customers c SET `+strings.Join(set, ", ")+`
-		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND (s.restore OR s.xfer OR `+p.changed()+`)`, p.mustReset)
+		FROM `+st+` s WHERE s.errs IS NULL AND c.id = s.match_id AND `+which, p.mustReset)
 	if err != nil {
 		return fmt.Errorf("update customers: %w", err)
 	}
-	want := counts.Update + counts.Restore + counts.TransferCopy + counts.TransferMove
 	if n, _ := res.RowsAffected(); n != want {
 		return fmt.Errorf("update customers: updated %d rows, counted %d", n, want)
 	}
@@ -512,9 +525,10 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 }
 
 // transferIn copies or moves the n customers the rows found in other accounts into the
-// target account (store.TransferCustomers), and points the rows at them, so that their
-// values are applied next like an update's.
-func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, n int64) error {
+// target account (store.TransferCustomersWith), and points the rows at them, so that
+// their values are applied next like an update's; a move given values writes them as
+// it moves.
+func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, n int64, values *store.MoveValues) error {
 	if err := store.StartTransferBatch(ctx, tx); err != nil {
 		return err
 	}
@@ -527,7 +541,7 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if _, err := tx.ExecContext(ctx, `ANALYZE `+store.TransferBatch); err != nil {
 		return fmt.Errorf("transfer customers: analyze batch: %w", err)
 	}
-	done, err := store.TransferCustomers(ctx, tx, store.TransferMode(p.transfer), p.related)
+	done, err := store.TransferCustomersWith(ctx, tx, store.TransferMode(p.transfer), p.related, values)
 	if err != nil {
 		return err
 	}
