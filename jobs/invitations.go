@@ -200,9 +200,10 @@ func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run st
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		// Not cancelled half-way: a claim that committed must reach us, or its rows would
-		// look like a killed worker's.
-		recs, err := store.ClaimRecipients(context.WithoutCancel(ctx), w.DB, run.ID, batch)
+		// The claim and the batch's login tokens commit together, durably, before any of
+		// its mails goes out: one commit per batch. Not cancelled half-way: a claim that
+		// committed must reach us, or its rows would look like a killed worker's.
+		recs, msgs, err := w.claim(context.WithoutCancel(ctx), run, tenant, batch, now())
 		if err != nil || len(recs) == 0 {
 			return err
 		}
@@ -215,10 +216,6 @@ func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run st
 				return errors.Join(err, rerr)
 			}
 			return err
-		}
-		msgs, err := w.messages(ctx, run, tenant, recs, now())
-		if err != nil {
-			return release(err)
 		}
 		if conn == nil {
 			if conn, err = w.Mail.Open(ctx); err != nil {
@@ -286,8 +283,31 @@ func (w *InvitationsWorker) backoff(attempt int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
-// messages mints a login link per recipient (recording its token id) and renders the mails.
-func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant store.TenantMailInfo, recs []store.Recipient, now time.Time) ([]mail.Message, error) {
+// claim claims up to n due recipients, mints a login link each and records the links'
+// token ids in one transaction, and renders the mails. Nothing is claimed when it fails.
+func (w *InvitationsWorker) claim(ctx context.Context, run store.Run, tenant store.TenantMailInfo, n int, now time.Time) (recs []store.Recipient, msgs []mail.Message, err error) {
+	err = store.InTx(ctx, w.DB, func(tx *sqlx.Tx) error {
+		if recs, err = store.ClaimRecipients(ctx, tx, run.ID, n); err != nil || len(recs) == 0 {
+			return err
+		}
+		var toks []store.NewLoginToken
+		if msgs, toks, err = w.messages(run, tenant, recs, now); err != nil {
+			return err
+		}
+		if err := store.CreateLoginTokens(ctx, tx, toks); err != nil {
+			return fmt.Errorf("invitation links: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return recs, msgs, nil
+}
+
+// messages mints a login link per recipient and renders the mails; toks are the links'
+// token ids to record.
+func (w *InvitationsWorker) messages(run store.Run, tenant store.TenantMailInfo, recs []store.Recipient, now time.Time) ([]mail.Message, []store.NewLoginToken, error) {
 	expires := now.Add(inviteTTL).Truncate(time.Second)
 	toks := make([]store.NewLoginToken, len(recs))
 	msgs := make([]mail.Message, len(recs))
@@ -296,7 +316,7 @@ func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant 
 			Expires: expires, TokenID: login.NewTokenID()}
 		tok, err := w.Keys.Seal(c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		toks[i] = store.NewLoginToken{ID: c.TokenID, TenantID: run.TenantID, IdentityID: r.IdentityID, CustomerID: r.CustomerID,
 			Purpose: string(login.PurposeInvite), RunID: &run.ID, ExpiresAt: expires}
@@ -304,11 +324,8 @@ func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant 
 		msgs[i], err = w.tmpl.newMessage(lang, tenant.Name, w.BaseURL+"/portal/l/"+tok,
 			"invitation:"+run.ID+":"+strconv.FormatInt(r.CustomerID, 10), r.Email, r, expires)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := store.CreateLoginTokens(ctx, w.DB, toks); err != nil {
-		return nil, fmt.Errorf("invitation links: %w", err)
-	}
-	return msgs, nil
+	return msgs, toks, nil
 }

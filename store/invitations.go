@@ -168,8 +168,11 @@ type RecipientOutcome struct {
 	RetryAt    time.Time // for pending
 }
 
-// MarkRecipients records the outcomes of claimed rows in one statement; a sent mail
-// also sets its customer's invited_at.
+// MarkRecipients records the outcomes of claimed rows in one transaction; a sent mail
+// also sets its customer's invited_at. The commit does not wait for the WAL flush
+// (synchronous_commit off): a crash of PostgreSQL may lose the last marks, which leaves
+// their rows claimed, and a claimed row is never mailed again (AbandonClaimedRecipients
+// fails it as uncertain), so a lost mark can cost an invitation, never a second mail.
 func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []RecipientOutcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -185,6 +188,9 @@ func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []Recip
 		}
 	}
 	return InTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("mark recipients of run %s: %w", runID, err)
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
 				next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN now() END
 			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
