@@ -37,6 +37,9 @@ func (a InvitationsSend) Tenant() int64  { return a.TenantID }
 const (
 	defaultMailConnections = 4
 	defaultMailBatch       = 25
+	// An invitation sender claims more at a time: one durable commit per batch is then
+	// shared by 100 mails. A crash leaves at most this many rows per connection uncertain.
+	defaultInvitationBatch = 100
 	defaultMaxAttempts     = 5
 )
 
@@ -52,7 +55,7 @@ type InvitationsWorker struct {
 	Keys        *login.Keys // nil without LOGIN_KEYS: the batch fails with a sentence
 	BaseURL     string      // PUBLIC_BASE_URL
 	Connections int         // parallel SMTP connections; 0 = 4
-	Batch       int         // recipients claimed at a time per connection; 0 = 25
+	Batch       int         // recipients claimed at a time per connection; 0 = 100
 	MaxAttempts int         // tries per recipient before a temporary error counts failed; 0 = 5
 	// Backoff is the wait before try attempt+1 after a temporary error; nil = 30 s × 2^(attempt−1), at most 10 min.
 	Backoff func(attempt int) time.Duration
@@ -188,7 +191,7 @@ func (w *InvitationsWorker) sendDue(ctx context.Context, log *slog.Logger, run s
 func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run store.Run, tenant store.TenantMailInfo, now func() time.Time) error {
 	batch := w.Batch
 	if batch <= 0 {
-		batch = defaultMailBatch
+		batch = defaultInvitationBatch
 	}
 	var conn mail.Conn
 	defer func() {
