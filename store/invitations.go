@@ -168,12 +168,9 @@ type RecipientOutcome struct {
 	RetryAt    time.Time // for pending
 }
 
-// MarkRecipients records the outcomes of claimed rows in one transaction; a sent mail
-// also sets its customer's invited_at. The commit does not wait for the WAL flush
-// (synchronous_commit off): a crash of PostgreSQL may lose the last marks, which leaves
-// their rows claimed, and a claimed row is never mailed again (AbandonClaimedRecipients
-// fails it as uncertain), so a lost mark can cost an invitation, never a second mail.
-func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []RecipientOutcome) error {
+// MarkRecipients records the outcomes of claimed rows; a sent mail also sets its
+// customer's invited_at. Run it in a transaction (both statements or neither).
+func MarkRecipients(ctx context.Context, db sqlx.ExecerContext, runID string, outs []RecipientOutcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
@@ -187,24 +184,32 @@ func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []Recip
 			retries[i] = time.Now()
 		}
 	}
-	return InTx(ctx, db, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return fmt.Errorf("mark recipients of run %s: %w", runID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
-				next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN now() END
-			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
-			WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
-			runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
-			return fmt.Errorf("mark recipients of run %s: %w", runID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE customers c SET invited_at = now()
-			FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
-			WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
-			return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
-		}
-		return nil
-	})
+	// statement_timestamp: the transaction may have begun before these mails went out.
+	if _, err := db.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
+			next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN statement_timestamp() END
+		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
+		WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
+		runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
+		return fmt.Errorf("mark recipients of run %s: %w", runID, err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE customers c SET invited_at = statement_timestamp()
+		FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
+		WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
+		return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// AsyncCommit lets tx commit without waiting for the WAL flush (synchronous_commit off):
+// a crash of PostgreSQL may lose it. For a transaction that only marks recipients: a lost
+// mark leaves its rows claimed, and a claimed row is never mailed again
+// (AbandonClaimedRecipients fails it as uncertain), so it can cost an invitation, never
+// a second mail. Never for a transaction that claims.
+func AsyncCommit(ctx context.Context, tx sqlx.ExecerContext) error {
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return fmt.Errorf("asynchronous commit: %w", err)
+	}
+	return nil
 }
 
 // ReleaseRecipients hands claimed rows back untouched (their mails were not sent: the
