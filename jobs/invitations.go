@@ -37,6 +37,9 @@ func (a InvitationsSend) Tenant() int64  { return a.TenantID }
 const (
 	defaultMailConnections = 4
 	defaultMailBatch       = 25
+	// An invitation sender claims more at a time: one durable commit per batch is then
+	// shared by 100 mails. A crash leaves at most this many rows per connection uncertain.
+	defaultInvitationBatch = 100
 	defaultMaxAttempts     = 5
 )
 
@@ -52,7 +55,7 @@ type InvitationsWorker struct {
 	Keys        *login.Keys // nil without LOGIN_KEYS: the batch fails with a sentence
 	BaseURL     string      // PUBLIC_BASE_URL
 	Connections int         // parallel SMTP connections; 0 = 4
-	Batch       int         // recipients claimed at a time per connection; 0 = 25
+	Batch       int         // recipients claimed at a time per connection; 0 = 100
 	MaxAttempts int         // tries per recipient before a temporary error counts failed; 0 = 5
 	// Backoff is the wait before try attempt+1 after a temporary error; nil = 30 s × 2^(attempt−1), at most 10 min.
 	Backoff func(attempt int) time.Duration
@@ -184,11 +187,16 @@ func (w *InvitationsWorker) sendDue(ctx context.Context, log *slog.Logger, run s
 	return errors.Join(errs...)
 }
 
-// sender is one SMTP connection's loop.
+// sender is one SMTP connection's loop. It is pipelined: while a batch is on the wire,
+// the next one is claimed and its links minted and rendered in a transaction that stays
+// open; once the batch's results are in, its marks go into that same transaction, which
+// commits durably before the next batch is sent. So one commit per batch, and a
+// connection never holds more than one committed claim: a killed worker leaves at most
+// one batch per connection uncertain.
 func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run store.Run, tenant store.TenantMailInfo, now func() time.Time) error {
 	batch := w.Batch
 	if batch <= 0 {
-		batch = defaultMailBatch
+		batch = defaultInvitationBatch
 	}
 	var conn mail.Conn
 	defer func() {
@@ -196,43 +204,56 @@ func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run st
 			conn.Close()
 		}
 	}()
-	for {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		// Not cancelled half-way: a claim that committed must reach us, or its rows would
-		// look like a killed worker's.
-		recs, err := store.ClaimRecipients(context.WithoutCancel(ctx), w.DB, run.ID, batch)
-		if err != nil || len(recs) == 0 {
-			return err
-		}
-		ids := make([]int64, len(recs))
-		for i, r := range recs {
+	// Not cancelled half-way: a claim that committed must reach us, or its rows would
+	// look like a killed worker's.
+	dbctx := context.WithoutCancel(ctx)
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	cur := w.claim(dbctx, run, tenant, batch, now())
+	if cur.err == nil {
+		cur.err = cur.tx.Commit()
+	}
+	if cur.err != nil {
+		cur.rollback()
+		return cur.err
+	}
+	for len(cur.recs) > 0 {
+		ids := make([]int64, len(cur.recs))
+		for i, r := range cur.recs {
 			ids[i] = r.CustomerID
 		}
-		release := func(err error) error {
-			if rerr := store.ReleaseRecipients(context.WithoutCancel(ctx), w.DB, run.ID, ids); rerr != nil {
-				return errors.Join(err, rerr)
-			}
-			return err
-		}
-		msgs, err := w.messages(ctx, run, tenant, recs, now())
-		if err != nil {
-			return release(err)
-		}
+		var err error
 		if conn == nil {
-			if conn, err = w.Mail.Open(ctx); err != nil {
-				return release(err)
+			conn, err = w.Mail.Open(ctx)
+		}
+		var results []error
+		if err == nil {
+			if err = ctx.Err(); err != nil {
+				err = context.Cause(ctx)
 			}
 		}
-		results, err := conn.Send(ctx, msgs)
+		if err != nil {
+			// Nothing of this batch was sent.
+			return errors.Join(err, store.ReleaseRecipients(dbctx, w.DB, run.ID, ids))
+		}
+		nextc := make(chan claimed, 1)
+		go func() { nextc <- w.claim(dbctx, run, tenant, batch, now()) }()
+		results, err = conn.Send(ctx, cur.msgs)
+		next := <-nextc
+		// The next claim goes on only while nothing failed and the worker is not stopping;
+		// otherwise its rollback undoes it.
+		goOn := err == nil && next.err == nil && ctx.Err() == nil
+		if !goOn {
+			next.rollback()
+		}
 		if err != nil {
 			// Nothing of this batch was sent (no connection).
-			return release(err)
+			return errors.Join(err, store.ReleaseRecipients(dbctx, w.DB, run.ID, ids))
 		}
-		outs := make([]store.RecipientOutcome, 0, len(recs))
+		outs := make([]store.RecipientOutcome, 0, len(cur.recs))
 		var unsent []int64
-		for i, r := range recs {
+		for i, r := range cur.recs {
 			o := w.outcome(r, results[i], now())
 			if o.Status == "" {
 				unsent = append(unsent, r.CustomerID)
@@ -245,14 +266,82 @@ func (w *InvitationsWorker) sender(ctx context.Context, log *slog.Logger, run st
 			}
 		}
 		// The outcome is recorded even when the worker is stopping: these mails are out.
-		mctx := context.WithoutCancel(ctx)
-		if err := store.MarkRecipients(mctx, w.DB, run.ID, outs); err != nil {
+		mark := func(tx sqlx.ExtContext) error {
+			if err := store.MarkRecipients(dbctx, tx, run.ID, outs); err != nil {
+				return err
+			}
+			return store.ReleaseRecipients(dbctx, tx, run.ID, unsent)
+		}
+		if !goOn {
+			err := store.InTx(dbctx, w.DB, func(tx *sqlx.Tx) error {
+				if err := store.AsyncCommit(dbctx, tx); err != nil {
+					return err
+				}
+				return mark(tx)
+			})
+			if err == nil {
+				err = next.err
+			}
+			if err == nil && ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
 			return err
 		}
-		if err := store.ReleaseRecipients(mctx, w.DB, run.ID, unsent); err != nil {
-			return err
+		// The marks and the next claim commit together; without a next batch the commit
+		// need not wait for the WAL flush.
+		err = nil
+		if len(next.recs) == 0 {
+			err = store.AsyncCommit(dbctx, next.tx)
 		}
+		if err == nil {
+			err = mark(next.tx)
+		}
+		if err == nil {
+			err = next.tx.Commit()
+		}
+		if err != nil {
+			next.rollback()
+			return fmt.Errorf("mark invitations and claim the next: %w", err)
+		}
+		cur = next
 	}
+	return nil
+}
+
+// claimed is a claimed batch in its transaction, not yet committed.
+type claimed struct {
+	tx   *sqlx.Tx
+	recs []store.Recipient
+	msgs []mail.Message
+	err  error
+}
+
+func (c claimed) rollback() {
+	if c.tx != nil {
+		_ = c.tx.Rollback()
+	}
+}
+
+// claim begins a transaction, claims up to n due recipients in it, mints a login link
+// each, records the links' token ids and renders the mails. The claim takes effect only
+// when the caller commits tx; the claim and the tokens are then durable together, before
+// any of these mails goes out.
+func (w *InvitationsWorker) claim(ctx context.Context, run store.Run, tenant store.TenantMailInfo, n int, now time.Time) (c claimed) {
+	if c.tx, c.err = w.DB.BeginTxx(ctx, nil); c.err != nil {
+		c.err = fmt.Errorf("claim invitations: begin: %w", c.err)
+		return c
+	}
+	if c.recs, c.err = store.ClaimRecipients(ctx, c.tx, run.ID, n); c.err != nil || len(c.recs) == 0 {
+		return c
+	}
+	var toks []store.NewLoginToken
+	if c.msgs, toks, c.err = w.messages(run, tenant, c.recs, now); c.err != nil {
+		return c
+	}
+	if err := store.CreateLoginTokens(ctx, c.tx, toks); err != nil {
+		c.err = fmt.Errorf("invitation links: %w", err)
+	}
+	return c
 }
 
 // outcome turns a message's result into its row's next state; "" = never reached the
@@ -286,8 +375,9 @@ func (w *InvitationsWorker) backoff(attempt int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
-// messages mints a login link per recipient (recording its token id) and renders the mails.
-func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant store.TenantMailInfo, recs []store.Recipient, now time.Time) ([]mail.Message, error) {
+// messages mints a login link per recipient and renders the mails; toks are the links'
+// token ids to record.
+func (w *InvitationsWorker) messages(run store.Run, tenant store.TenantMailInfo, recs []store.Recipient, now time.Time) ([]mail.Message, []store.NewLoginToken, error) {
 	expires := now.Add(inviteTTL).Truncate(time.Second)
 	toks := make([]store.NewLoginToken, len(recs))
 	msgs := make([]mail.Message, len(recs))
@@ -296,7 +386,7 @@ func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant 
 			Expires: expires, TokenID: login.NewTokenID()}
 		tok, err := w.Keys.Seal(c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		toks[i] = store.NewLoginToken{ID: c.TokenID, TenantID: run.TenantID, IdentityID: r.IdentityID, CustomerID: r.CustomerID,
 			Purpose: string(login.PurposeInvite), RunID: &run.ID, ExpiresAt: expires}
@@ -304,11 +394,8 @@ func (w *InvitationsWorker) messages(ctx context.Context, run store.Run, tenant 
 		msgs[i], err = w.tmpl.newMessage(lang, tenant.Name, w.BaseURL+"/portal/l/"+tok,
 			"invitation:"+run.ID+":"+strconv.FormatInt(r.CustomerID, 10), r.Email, r, expires)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := store.CreateLoginTokens(ctx, w.DB, toks); err != nil {
-		return nil, fmt.Errorf("invitation links: %w", err)
-	}
-	return msgs, nil
+	return msgs, toks, nil
 }

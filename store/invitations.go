@@ -52,11 +52,22 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 		default:
 			return fmt.Errorf("select recipients of run %s: empty selection", run.ID)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO invitation_recipients (run_id, customer_id, tenant_id, email, status, skip_reason)
+		// The identities the links log in as (one per tenant and address) are made first,
+		// so each recipient row is written once, with its identity.
+		from := `FROM customers c WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND ` + where
+		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_identities (tenant_id, email)
+			SELECT DISTINCT c.tenant_id, lower(trim(c.email)) `+from+`
+				AND NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL AND $1::uuid IS NOT NULL
+			ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("identities of run %s: %w", run.ID, err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO invitation_recipients (run_id, customer_id, tenant_id, email, status, skip_reason, identity_id)
 			SELECT $1, c.id, c.tenant_id, NULLIF(lower(trim(c.email)), ''),
 				CASE WHEN NULLIF(trim(c.email), '') IS NULL OR c.invited_at IS NOT NULL THEN 'skipped' ELSE 'pending' END,
-				CASE WHEN NULLIF(trim(c.email), '') IS NULL THEN 'no_email' WHEN c.invited_at IS NOT NULL THEN 'already_invited' END
-			FROM customers c WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND `+where+`
+				CASE WHEN NULLIF(trim(c.email), '') IS NULL THEN 'no_email' WHEN c.invited_at IS NOT NULL THEN 'already_invited' END,
+				(SELECT i.id FROM portal_identities i WHERE i.tenant_id = c.tenant_id AND i.email = lower(trim(c.email))
+					AND NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL)
+			`+from+`
 			ON CONFLICT DO NOTHING`, args...)
 		if err != nil {
 			return fmt.Errorf("select recipients of run %s: %w", run.ID, err)
@@ -70,14 +81,15 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 				return fmt.Errorf("count unknown keys of run %s: %w", run.ID, err)
 			}
 		}
-		// The identities the links log in as: one per tenant and address, linked to every
-		// live customer of the tenant carrying it.
+		// A pending row without an identity (its customer changed between the statements)
+		// gets one here; then every identity is linked to every live customer of the tenant
+		// carrying its address.
 		for _, q := range []string{
 			`INSERT INTO portal_identities (tenant_id, email)
-				SELECT DISTINCT tenant_id, email FROM invitation_recipients WHERE run_id = $1 AND status = 'pending'
+				SELECT DISTINCT tenant_id, email FROM invitation_recipients WHERE run_id = $1 AND status = 'pending' AND identity_id IS NULL
 				ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO NOTHING`,
 			`UPDATE invitation_recipients r SET identity_id = i.id FROM portal_identities i
-				WHERE r.run_id = $1 AND r.status = 'pending' AND i.tenant_id = r.tenant_id AND i.email = r.email`,
+				WHERE r.run_id = $1 AND r.status = 'pending' AND r.identity_id IS NULL AND i.tenant_id = r.tenant_id AND i.email = r.email`,
 			`INSERT INTO portal_identity_customers (identity_id, customer_id)
 				SELECT DISTINCT r.identity_id, c.id FROM invitation_recipients r
 				JOIN customers c ON c.tenant_id = r.tenant_id AND lower(trim(c.email)) = r.email AND c.deleted_at IS NULL
@@ -168,9 +180,9 @@ type RecipientOutcome struct {
 	RetryAt    time.Time // for pending
 }
 
-// MarkRecipients records the outcomes of claimed rows in one statement; a sent mail
-// also sets its customer's invited_at.
-func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []RecipientOutcome) error {
+// MarkRecipients records the outcomes of claimed rows; a sent mail also sets its
+// customer's invited_at. Run it in a transaction (both statements or neither).
+func MarkRecipients(ctx context.Context, db sqlx.ExecerContext, runID string, outs []RecipientOutcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
@@ -184,21 +196,32 @@ func MarkRecipients(ctx context.Context, db *sqlx.DB, runID string, outs []Recip
 			retries[i] = time.Now()
 		}
 	}
-	return InTx(ctx, db, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
-				next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN now() END
-			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
-			WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
-			runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
-			return fmt.Errorf("mark recipients of run %s: %w", runID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE customers c SET invited_at = now()
-			FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
-			WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
-			return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
-		}
-		return nil
-	})
+	// statement_timestamp: the transaction may have begun before these mails went out.
+	if _, err := db.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
+			next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN statement_timestamp() END
+		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
+		WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
+		runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
+		return fmt.Errorf("mark recipients of run %s: %w", runID, err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE customers c SET invited_at = statement_timestamp()
+		FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
+		WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
+		return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// AsyncCommit lets tx commit without waiting for the WAL flush (synchronous_commit off):
+// a crash of PostgreSQL may lose it. For a transaction that only marks recipients: a lost
+// mark leaves its rows claimed, and a claimed row is never mailed again
+// (AbandonClaimedRecipients fails it as uncertain), so it can cost an invitation, never
+// a second mail. Never for a transaction that claims.
+func AsyncCommit(ctx context.Context, tx sqlx.ExecerContext) error {
+	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return fmt.Errorf("asynchronous commit: %w", err)
+	}
+	return nil
 }
 
 // ReleaseRecipients hands claimed rows back untouched (their mails were not sent: the
