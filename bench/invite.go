@@ -78,23 +78,12 @@ func (discardSession) Logout() error { return nil }
 // then conns connections) against a bare go-mail loop over one reused connection that
 // sends the same messages, interleaved, rounds times.
 func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep bool) error {
-	benchURL, err := createDatabase(ctx, adminURL, inviteDB)
+	db, _, drop, err := benchDatabase(ctx, adminURL, inviteDB, keep)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		defer dropDatabase(adminURL, inviteDB)
-	}
-	db, err := store.Open(ctx, benchURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
+	defer drop()
+	acc, err := benchAccount(ctx, db)
 	if err != nil {
 		return err
 	}

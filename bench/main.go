@@ -166,23 +166,12 @@ type engineRun struct {
 
 func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	loadBefore := loadAvg()
-	benchURL, err := createDatabase(ctx, adminURL, benchDB)
+	db, benchURL, drop, err := benchDatabase(ctx, adminURL, benchDB, keep)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		defer dropDatabase(adminURL, benchDB)
-	}
-	db, err := store.Open(ctx, benchURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
+	defer drop()
+	acc, err := benchAccount(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -394,6 +383,38 @@ func report(n int, pgVersion, loadBefore, xlsxSize, csvSize string, unique int, 
 	fmt.Println("note: preview fetches the upload from PostgreSQL (1 MiB chunks; xlsx spooled to a temp file); the bare")
 	fmt.Println("  reads read the local file. The apply ratio compares with the upsert statement alone, without its COPY.")
 	fmt.Println("  Every apply and floor statement starts from the same table: e-mails reset, VACUUM FULL, CHECKPOINT.")
+}
+
+// benchDatabase creates (drops first) the database name next to adminURL, migrates it
+// and opens it, and returns it with its URL; drop closes it and, unless keep, drops it.
+func benchDatabase(ctx context.Context, adminURL, name string, keep bool) (*sqlx.DB, string, func(), error) {
+	benchURL, err := createDatabase(ctx, adminURL, name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	db, err := store.Open(ctx, benchURL)
+	if err == nil {
+		err = store.Migrate(ctx, db)
+	}
+	drop := func() {
+		if db != nil {
+			db.Close()
+		}
+		if !keep {
+			dropDatabase(adminURL, name)
+		}
+	}
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return db, benchURL, drop, nil
+}
+
+// benchAccount is the admin account "huber" of the tenant "bench".
+func benchAccount(ctx context.Context, db *sqlx.DB) (store.Account, error) {
+	_, hash := store.NewAPIKey()
+	return store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
 }
 
 // createDatabase drops and creates the bench database and returns its URL.

@@ -46,23 +46,12 @@ func (sinkSession) Logout() error { return nil }
 // two registers and one contact each: the portal-ready check, the recipients and one
 // mail per contact to an SMTP sink on loopback.
 func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep bool) error {
-	benchURL, err := createDatabase(ctx, adminURL, meterRequestsDB)
+	db, _, drop, err := benchDatabase(ctx, adminURL, meterRequestsDB, keep)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		defer dropDatabase(adminURL, meterRequestsDB)
-	}
-	db, err := store.Open(ctx, benchURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
+	defer drop()
+	acc, err := benchAccount(ctx, db)
 	if err != nil {
 		return err
 	}

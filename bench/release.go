@@ -26,23 +26,12 @@ const minReleaseRate = 50000.0
 // readings (so that every rule has its data) and one entered reading, one in twenty of
 // them implausible.
 func runRelease(ctx context.Context, adminURL string, contracts, rounds int, keep bool) error {
-	benchURL, err := createDatabase(ctx, adminURL, releaseDB)
+	db, _, drop, err := benchDatabase(ctx, adminURL, releaseDB, keep)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		defer dropDatabase(adminURL, releaseDB)
-	}
-	db, err := store.Open(ctx, benchURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
-	_, hash := store.NewAPIKey()
-	acc, err := store.CreateAccount(ctx, db, "bench", "huber", store.RoleAdmin, false, hash)
+	defer drop()
+	acc, err := benchAccount(ctx, db)
 	if err != nil {
 		return err
 	}

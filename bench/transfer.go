@@ -34,21 +34,11 @@ func runTransfer(ctx context.Context, adminURL string, book, moved, passwords in
 	if moved > book*9/10 {
 		return fmt.Errorf("-moved %d: at most 9/10 of -book (the customers outside the target account)", moved)
 	}
-	benchURL, err := createDatabase(ctx, adminURL, transferDB)
+	db, benchURL, drop, err := benchDatabase(ctx, adminURL, transferDB, keep)
 	if err != nil {
 		return err
 	}
-	if !keep {
-		defer dropDatabase(adminURL, transferDB)
-	}
-	db, err := store.Open(ctx, benchURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
+	defer drop()
 	var accounts []store.Account
 	for i := range 10 {
 		_, hash := store.NewAPIKey()
