@@ -4,16 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
@@ -24,23 +18,6 @@ import (
 
 // meterRequestsDB is the meter-request benchmark's own database.
 const meterRequestsDB = "portalwerk_bench_meter_requests"
-
-// countingSink is an SMTP server on loopback that counts and discards mails.
-type countingSink struct{ n atomic.Int64 }
-
-func (s *countingSink) NewSession(*smtp.Conn) (smtp.Session, error) { return sinkSession{s}, nil }
-
-type sinkSession struct{ s *countingSink }
-
-func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (ss sinkSession) Data(r io.Reader) error {
-	_, err := io.Copy(io.Discard, r)
-	ss.s.n.Add(1)
-	return err
-}
-func (sinkSession) Reset()        {}
-func (sinkSession) Logout() error { return nil }
 
 // runMeterRequests measures one meter-request run over contracts portal contracts with
 // two registers and one contact each: the portal-ready check, the recipients and one
@@ -83,18 +60,13 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 	}
 	note("meter requests: seeded %d contracts in %.1fs", contracts, time.Since(t).Seconds())
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	sink, stop, err := startDiscardSink()
 	if err != nil {
 		return err
 	}
-	sink := &countingSink{}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	go srv.Serve(l)
-	defer srv.Close()
+	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sender, err := mail.New("smtp://"+l.Addr().String(), "zaehler@example.de", log)
+	sender, err := mail.New("smtp://"+sink.addr, "zaehler@example.de", log)
 	if err != nil {
 		return err
 	}
@@ -123,8 +95,8 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 	if err != nil {
 		return err
 	}
-	if run.Status != store.RunDone || run.Counts["sent"] != int64(contracts) || sink.n.Load() != int64(contracts) {
-		return fmt.Errorf("meter-request run %s: %s %v, %d mails received", id, run.Status, run.Counts, sink.n.Load())
+	if run.Status != store.RunDone || run.Counts["sent"] != int64(contracts) || sink.accepted.Load() != int64(contracts) {
+		return fmt.Errorf("meter-request run %s: %s %v, %d mails received", id, run.Status, run.Counts, sink.accepted.Load())
 	}
 	fmt.Printf("meter request run: %.2f s, %.0f mails/s, %.0f contracts/s (sent %d, not ready %d)\n", sec,
 		float64(run.Counts["sent"])/sec, float64(contracts)/sec, run.Counts["sent"], run.Counts["not_ready"])
