@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
+	"slices"
 	"time"
 
 	"portalwerk/jobs"
@@ -33,30 +33,13 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 		return err
 	}
 	t := time.Now()
-	for _, q := range []string{
-		`INSERT INTO customers (tenant_id, account_id, external_id) SELECT $1, $2, 'K-' || i FROM generate_series(1, $3) i`,
-		`INSERT INTO contracts (tenant_id, customer_id, number, reporting, "interval")
-			SELECT $1, id, 'V-' || external_id, 'portal', 'monthly' FROM customers WHERE account_id = $2`,
-		`INSERT INTO meters (tenant_id, contract_id, number) SELECT $1, id, 'M-' || number FROM contracts WHERE tenant_id = $1`,
-		`INSERT INTO registers (tenant_id, meter_id, name, unit, digits, decimals)
-			SELECT $1, m.id, n, 'Seiten', 7, 0 FROM meters m, unnest(ARRAY['Schwarz/Weiß', 'Farbe']) n WHERE m.tenant_id = $1`,
+	steps := append(slices.Clone(meterMasterData),
 		`INSERT INTO contacts (tenant_id, customer_id, name, email)
 			SELECT $1, id, 'Kontakt ' || external_id, lower(external_id) || '@example.de' FROM customers WHERE account_id = $2`,
 		`INSERT INTO contract_contacts SELECT ct.id, p.id FROM contracts ct JOIN contacts p ON p.customer_id = ct.customer_id WHERE ct.tenant_id = $1`,
-		`ANALYZE`,
-	} {
-		var args []any
-		switch {
-		case strings.Contains(q, "$3"):
-			args = []any{acc.TenantID, acc.ID, contracts}
-		case strings.Contains(q, "$2"):
-			args = []any{acc.TenantID, acc.ID}
-		case strings.Contains(q, "$1"):
-			args = []any{acc.TenantID}
-		}
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("%.60s: %w", q, err)
-		}
+		`ANALYZE`)
+	if err := seedSQL(ctx, db, acc, contracts, steps); err != nil {
+		return err
 	}
 	note("meter requests: seeded %d contracts in %.1fs", contracts, time.Since(t).Seconds())
 

@@ -86,13 +86,7 @@ func runRelease(ctx context.Context, adminURL string, contracts, rounds int, kee
 func seedReadings(ctx context.Context, db *sqlx.DB, acc store.Account, contracts, round int) error {
 	var steps []string
 	if round == 1 {
-		steps = append(steps,
-			`INSERT INTO customers (tenant_id, account_id, external_id) SELECT $1, $2, 'K-' || i FROM generate_series(1, $3) i`,
-			`INSERT INTO contracts (tenant_id, customer_id, number, reporting, "interval")
-				SELECT $1, id, 'V-' || external_id, 'portal', 'monthly' FROM customers WHERE account_id = $2`,
-			`INSERT INTO meters (tenant_id, contract_id, number) SELECT $1, id, 'M-' || number FROM contracts WHERE tenant_id = $1`,
-			`INSERT INTO registers (tenant_id, meter_id, name, unit, digits, decimals)
-				SELECT $1, m.id, n, 'Seiten', 7, 0 FROM meters m, unnest(ARRAY['Schwarz/Weiß', 'Farbe']) n WHERE m.tenant_id = $1`)
+		steps = append(steps, meterMasterData...)
 	}
 	steps = append(steps,
 		`TRUNCATE release_protocol, readings`,
@@ -104,6 +98,26 @@ func seedReadings(ctx context.Context, db *sqlx.DB, acc store.Account, contracts
 			SELECT $1, id, 1300 + id % 500 + CASE WHEN id % 20 = 0 THEN 5000 ELSE 200 END, '2026-02-20', 'portal'
 			FROM registers WHERE tenant_id = $1`,
 		`ANALYZE`)
+	if err := seedSQL(ctx, db, acc, contracts, steps); err != nil {
+		return err
+	}
+	return nil
+}
+
+// meterMasterData seeds $3 portal contracts (monthly) of the account $2, one per
+// customer, each with one meter of two registers.
+var meterMasterData = []string{
+	`INSERT INTO customers (tenant_id, account_id, external_id) SELECT $1, $2, 'K-' || i FROM generate_series(1, $3) i`,
+	`INSERT INTO contracts (tenant_id, customer_id, number, reporting, "interval")
+		SELECT $1, id, 'V-' || external_id, 'portal', 'monthly' FROM customers WHERE account_id = $2`,
+	`INSERT INTO meters (tenant_id, contract_id, number) SELECT $1, id, 'M-' || number FROM contracts WHERE tenant_id = $1`,
+	`INSERT INTO registers (tenant_id, meter_id, name, unit, digits, decimals)
+		SELECT $1, m.id, n, 'Seiten', 7, 0 FROM meters m, unnest(ARRAY['Schwarz/Weiß', 'Farbe']) n WHERE m.tenant_id = $1`,
+}
+
+// seedSQL runs the statements in order, each with the arguments it uses: $1 the
+// tenant, $2 the account, $3 the number of contracts.
+func seedSQL(ctx context.Context, db *sqlx.DB, acc store.Account, contracts int, steps []string) error {
 	for _, q := range steps {
 		var args []any
 		switch {
