@@ -98,6 +98,24 @@ func (s *Server) visibleRun(r *http.Request, caller store.Account, kind store.Ru
 	return run, err
 }
 
+// runAnswer is a job run as its GET answers it: id, status, error, timestamps, the
+// counts with every name of counted present (0 until counted), and the kind's own fields.
+func runAnswer(run store.Run, counted []string, fields map[string]any) map[string]any {
+	counts := map[string]int64{}
+	for _, k := range counted {
+		counts[k] = 0
+	}
+	for k, v := range run.Counts {
+		counts[k] = v
+	}
+	out := map[string]any{"id": run.ID, "status": run.Status, "counts": counts,
+		"error": run.Error, "created_at": run.CreatedAt, "finished_at": run.FinishedAt}
+	for k, v := range fields {
+		out[k] = v
+	}
+	return out
+}
+
 // getPortalReady is GET /v1/portal-ready/{id}: per contract ok or its problems.
 func (s *Server) getPortalReady(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	run, err := s.visibleRun(r, caller, store.RunPortalReady, "Diese Prüfung gibt es nicht.")
@@ -108,12 +126,7 @@ func (s *Server) getPortalReady(w http.ResponseWriter, r *http.Request, caller s
 	if err != nil {
 		return err
 	}
-	counts := map[string]int64{"contracts": 0, "ok": 0, "not_ready": 0}
-	for k, v := range run.Counts {
-		counts[k] = v
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": run.ID, "status": run.Status, "counts": counts, "contracts": results,
-		"error": run.Error, "created_at": run.CreatedAt, "finished_at": run.FinishedAt})
+	writeJSON(w, http.StatusOK, runAnswer(run, []string{"contracts", "ok", "not_ready"}, map[string]any{"contracts": results}))
 	return nil
 }
 
@@ -153,13 +166,9 @@ func (s *Server) getMeterRequests(w http.ResponseWriter, r *http.Request, caller
 	for i, x := range results {
 		list[i] = notReady{Contract: x.Contract, Customer: x.Customer, Problems: x.Problems}
 	}
-	counts := map[string]int64{"contracts": 0, "not_ready": 0, "sent": 0, "failed": 0}
-	for k, v := range run.Counts {
-		counts[k] = v
-	}
 	var params jobs.MeterRequestParams
 	json.Unmarshal(run.Params, &params)
-	writeJSON(w, http.StatusOK, map[string]any{"id": run.ID, "status": run.Status, "period": params.Period, "counts": counts,
-		"not_ready": list, "error": run.Error, "created_at": run.CreatedAt, "finished_at": run.FinishedAt})
+	writeJSON(w, http.StatusOK, runAnswer(run, []string{"contracts", "not_ready", "sent", "failed"},
+		map[string]any{"period": params.Period, "not_ready": list}))
 	return nil
 }

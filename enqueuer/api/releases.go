@@ -75,11 +75,6 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, caller store
 	if err != nil {
 		return err
 	}
-	counts := map[string]int64{"checked": 0, "released": 0, "failed": 0}
-	for k, v := range run.Counts {
-		counts[k] = v
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": run.ID, "status": run.Status, "counts": counts, "protocol": protocol,
-		"error": run.Error, "created_at": run.CreatedAt, "finished_at": run.FinishedAt})
+	writeJSON(w, http.StatusOK, runAnswer(run, []string{"checked", "released", "failed"}, map[string]any{"protocol": protocol}))
 	return nil
 }
