@@ -1,161 +1,28 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net"
-	netmail "net/mail"
 	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/jmoiron/sqlx"
 
 	"portalwerk/jobs/config"
 	"portalwerk/jobs/login"
 	"portalwerk/jobs/mail"
+	"portalwerk/jobs/mail/mailtest"
 	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
-
-// sink is an SMTP server on loopback that records every mail it accepts.
-type sink struct {
-	addr string
-
-	mu          sync.Mutex
-	deferOnce   map[string]bool // RCPT TO answered 451 the first time
-	reject      map[string]bool // RCPT TO answered 550
-	deferAlways map[string]bool // RCPT TO always answered 451
-	delay       time.Duration   // before each DATA is accepted
-	sessions    int
-	mails       []sunk
-}
-
-type sunk struct {
-	to, id string
-	raw    []byte
-}
-
-func startSink(t testing.TB) *sink {
-	t.Helper()
-	s := &sink{deferOnce: map[string]bool{}, reject: map[string]bool{}, deferAlways: map[string]bool{}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := smtp.NewServer(s)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	s.addr = l.Addr().String()
-	return s
-}
-
-func (s *sink) url() string { return "smtp://" + s.addr }
-
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions++
-	return &sinkSession{s: s}, nil
-}
-
-func (s *sink) received() []sunk {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunk(nil), s.mails...)
-}
-
-type sinkSession struct {
-	s  *sink
-	to string
-}
-
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	if ss.s.reject[to] {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
-	}
-	if ss.s.deferAlways[to] {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
-	}
-	if ss.s.deferOnce[to] {
-		delete(ss.s.deferOnce, to)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "greylisted, try again later"}
-	}
-	ss.to = to
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	delay := ss.s.delay
-	ss.s.mu.Unlock()
-	time.Sleep(delay)
-	m, err := netmail.ReadMessage(bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	ss.s.mails = append(ss.s.mails, sunk{to: ss.to, id: m.Header.Get("X-Portalwerk-Message-ID"), raw: b})
-	ss.s.mu.Unlock()
-	return nil
-}
-func (ss *sinkSession) Reset()        {}
-func (ss *sinkSession) Logout() error { return nil }
-
-// mailParts decodes a received mail's plain-text and HTML parts.
-func mailParts(t testing.TB, raw []byte) (subject, text, html string) {
-	t.Helper()
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		var r io.Reader = p
-		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
-			r = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(r)
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		if ct == "text/html" {
-			html = string(b)
-		} else {
-			text = string(b)
-		}
-	}
-	return subject, text, html
-}
 
 var linkRE = regexp.MustCompile(`http://portal\.test/portal/l/([A-Za-z0-9._~-]+)`)
 
@@ -193,14 +60,14 @@ type inviteFixture struct {
 	t    testing.TB
 	b    *bundle
 	acc  store.Account
-	sink *sink
+	sink *mailtest.Sink
 	w    *InvitationsWorker
 }
 
 func newInviteFixture(t *testing.T) *inviteFixture {
 	b := setup(t)
-	f := &inviteFixture{t: t, b: b, acc: storetest.Account(t, b.db, "", "huber", ""), sink: startSink(t)}
-	sender, err := mail.New(f.sink.url(), "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
+	f := &inviteFixture{t: t, b: b, acc: storetest.Account(t, b.db, "", "huber", ""), sink: mailtest.Start(t)}
+	sender, err := mail.New(f.sink.URL(), "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,10 +102,10 @@ func (f *inviteFixture) work(a InvitationsSend) runResult {
 }
 
 // perAddress counts the mails each address received.
-func perAddress(mails []sunk) map[string]int {
+func perAddress(mails []mailtest.Mail) map[string]int {
 	n := map[string]int{}
 	for _, m := range mails {
-		n[m.to]++
+		n[m.To]++
 	}
 	return n
 }
@@ -262,7 +129,7 @@ func TestInvitationBatchMailsEachInviteeOnce(t *testing.T) {
 	if res.Status != store.RunDone || fmt.Sprint(res.Counts) != fmt.Sprint(want) {
 		t.Fatalf("result %+v, want done with %v", res, want)
 	}
-	mails := f.sink.received()
+	mails := f.sink.Received()
 	if len(mails) != 10 {
 		t.Fatalf("%d mails, want 10", len(mails))
 	}
@@ -271,36 +138,34 @@ func TestInvitationBatchMailsEachInviteeOnce(t *testing.T) {
 			t.Errorf("%s got %d mails", addr, n)
 		}
 	}
-	f.sink.mu.Lock()
-	sessions := f.sink.sessions
-	f.sink.mu.Unlock()
+	sessions := f.sink.Sessions()
 	if sessions > 3 {
 		t.Errorf("%d SMTP sessions for 10 mails over 3 connections: connections not reused", sessions)
 	}
 	// Each mail: German (one English by the customer's locale), the tenant's name, a link
 	// that opens for an invitation of this tenant and customer; HTML escapes the name.
 	for _, m := range mails {
-		subject, text, html := mailParts(t, m.raw)
-		en := m.to == "bewohner3@example.org"
+		subject, text, html := mailtest.Parts(t, m.Raw)
+		en := m.To == "bewohner3@example.org"
 		if en != strings.Contains(subject, "invitation") || !strings.Contains(subject, "Hausverwaltung Müller & Söhne") {
-			t.Errorf("%s: subject %q", m.to, subject)
+			t.Errorf("%s: subject %q", m.To, subject)
 		}
 		if !strings.Contains(html, "Hausverwaltung Müller &amp; Söhne") || !strings.Contains(text, "Hausverwaltung Müller & Söhne") {
-			t.Errorf("%s: tenant name not (escaped) in both parts", m.to)
+			t.Errorf("%s: tenant name not (escaped) in both parts", m.To)
 		}
 		if !en && !strings.Contains(text, "Sehr geehrte Frau Muster,") {
-			t.Errorf("%s: greeting missing in %q", m.to, text)
+			t.Errorf("%s: greeting missing in %q", m.To, text)
 		}
 		lt, lh := linkRE.FindStringSubmatch(text), linkRE.FindStringSubmatch(html)
 		if lt == nil || lh == nil || lt[1] != lh[1] {
-			t.Fatalf("%s: no (matching) link in both parts", m.to)
+			t.Fatalf("%s: no (matching) link in both parts", m.To)
 		}
 		c, err := f.w.Keys.Open(lt[1], time.Now(), login.PurposeInvite)
 		if err != nil || c.Tenant != f.acc.TenantID {
-			t.Errorf("%s: link does not open: %+v %v", m.to, c, err)
+			t.Errorf("%s: link does not open: %+v %v", m.To, c, err)
 		}
 		if err := store.UseLoginToken(context.Background(), f.b.db, c.TokenID, c.Tenant, c.Identity, c.Customer, string(c.Purpose)); err != nil {
-			t.Errorf("%s: token not recorded: %v", m.to, err)
+			t.Errorf("%s: token not recorded: %v", m.To, err)
 		}
 	}
 	var invited int
@@ -312,12 +177,12 @@ func TestInvitationBatchMailsEachInviteeOnce(t *testing.T) {
 	if res := f.work(a); res.Status != store.RunDone {
 		t.Errorf("second run: %+v", res)
 	}
-	if n := len(f.sink.received()); n != 10 {
+	if n := len(f.sink.Received()); n != 10 {
 		t.Errorf("%d mails after the task ran again, want still 10", n)
 	}
 	// A second batch of all uninvited picks only the one not selected before.
 	f.work(f.run(store.InvitationSelection{AllUninvited: true}))
-	if got := perAddress(f.sink.received()); len(got) != 11 || got["nicht-ausgewählt@example.org"] != 1 {
+	if got := perAddress(f.sink.Received()); len(got) != 11 || got["nicht-ausgewählt@example.org"] != 1 {
 		t.Errorf("after all_uninvited: %v", got)
 	}
 }
@@ -327,14 +192,14 @@ func TestInvitationTemporaryErrorsRetriedPermanentFailed(t *testing.T) {
 	for i := range 6 {
 		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("r%d@example.org", i), false, "")
 	}
-	f.sink.deferOnce["r1@example.org"] = true
-	f.sink.reject["r2@example.org"] = true
+	f.sink.DeferOnce("r1@example.org")
+	f.sink.Reject("r2@example.org")
 	a := f.run(store.InvitationSelection{AllUninvited: true})
 	res := f.work(a)
 	if res.Counts["sent"] != 5 || res.Counts["failed"] != 1 || res.Status != store.RunDone {
 		t.Fatalf("result %+v: want 5 sent (one after a 451), 1 failed (550)", res)
 	}
-	if got := perAddress(f.sink.received()); len(got) != 5 || got["r1@example.org"] != 1 || got["r2@example.org"] != 0 {
+	if got := perAddress(f.sink.Received()); len(got) != 5 || got["r1@example.org"] != 1 || got["r2@example.org"] != 0 {
 		t.Errorf("received %v", got)
 	}
 	var rows []struct {
@@ -351,9 +216,7 @@ func TestInvitationTemporaryErrorsRetriedPermanentFailed(t *testing.T) {
 	// A 4xx that never clears counts failed after MaxAttempts tries.
 	f.w.MaxAttempts = 3
 	customer(t, f.b.db, f.acc, "K-9", "immer@example.org", false, "")
-	f.sink.mu.Lock()
-	f.sink.deferAlways["immer@example.org"] = true
-	f.sink.mu.Unlock()
+	f.sink.DeferAlways("immer@example.org")
 	res = f.work(f.run(store.InvitationSelection{Customers: []string{"K-9"}}))
 	if res.Counts["failed"] != 1 || res.Counts["sent"] != 0 {
 		t.Errorf("a lasting 451: %+v", res)
@@ -367,11 +230,11 @@ func TestInvitationStoppedAndRetriedMailsNobodyTwice(t *testing.T) {
 	for i := range 40 {
 		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("s%d@example.org", i), false, "")
 	}
-	f.sink.delay = 5 * time.Millisecond
+	f.sink.SetDelay(5 * time.Millisecond)
 	a := f.run(store.InvitationSelection{AllUninvited: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for len(f.sink.received()) < 10 {
+		for len(f.sink.Received()) < 10 {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()
@@ -379,7 +242,7 @@ func TestInvitationStoppedAndRetriedMailsNobodyTwice(t *testing.T) {
 	if _, err := f.w.Work(ctx, &Task[InvitationsSend]{Args: a, ID: a.TaskID(), Log: storetest.Logger(t)}); err == nil {
 		t.Fatal("a stopped batch reported success")
 	}
-	first := len(f.sink.received())
+	first := len(f.sink.Received())
 	if first >= 40 {
 		t.Fatalf("the batch was not stopped in the middle (%d mails)", first)
 	}
@@ -387,7 +250,7 @@ func TestInvitationStoppedAndRetriedMailsNobodyTwice(t *testing.T) {
 	if res.Counts["sent"] != 40 || res.Counts["failed"] != 0 {
 		t.Errorf("after the retry: %+v", res)
 	}
-	for addr, n := range perAddress(f.sink.received()) {
+	for addr, n := range perAddress(f.sink.Received()) {
 		if n != 1 {
 			t.Errorf("%s got %d mails", addr, n)
 		}
@@ -438,7 +301,7 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 	for i := range n {
 		customer(t, f.b.db, f.acc, fmt.Sprintf("K-%d", i), fmt.Sprintf("k%d@example.org", i), false, "")
 	}
-	f.sink.delay = 2 * time.Millisecond
+	f.sink.SetDelay(2 * time.Millisecond)
 	a := f.run(store.InvitationSelection{AllUninvited: true})
 
 	app := "invite-child-" + strings.ReplaceAll(a.RunID, "-", "")[:12]
@@ -450,7 +313,7 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 	q.Set("application_name", app)
 	u.RawQuery = q.Encode()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), inviteChildDB+"="+u.String(), inviteChildSMTP+"="+f.sink.url(),
+	cmd.Env = append(os.Environ(), inviteChildDB+"="+u.String(), inviteChildSMTP+"="+f.sink.URL(),
 		inviteChildRun+"="+a.RunID)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -459,7 +322,7 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(f.sink.received()) < 50 {
+	for len(f.sink.Received()) < 50 {
 		select {
 		case err := <-exited:
 			t.Fatalf("the child ended before it was killed: %v", err)
@@ -490,13 +353,13 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	before := perAddress(f.sink.received())
+	before := perAddress(f.sink.Received())
 	if len(before) >= n {
 		t.Fatalf("the child finished before the kill (%d mails)", len(before))
 	}
 
 	res := f.work(a)
-	after := perAddress(f.sink.received())
+	after := perAddress(f.sink.Received())
 	for addr, c := range after {
 		if c != 1 {
 			t.Errorf("%s got %d mails", addr, c)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portalwerk/jobs/mail"
+	"portalwerk/jobs/mail/mailtest"
 	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
@@ -49,8 +50,8 @@ func TestPeriodicMeterRequests(t *testing.T) {
 		INSERT INTO contract_contacts SELECT ct.id, p.id FROM p JOIN contracts ct ON ct.customer_id = p.customer_id`, acc.TenantID); err != nil {
 		t.Fatal(err)
 	}
-	s := startSink(t)
-	sender, err := mail.New(s.url(), "zaehler@example.de", storetest.Logger(t))
+	s := mailtest.Start(t)
+	sender, err := mail.New(s.URL(), "zaehler@example.de", storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestPeriodicMeterRequests(t *testing.T) {
 	if c := work(next); c["contracts"] != 0 || c["sent"] != 0 {
 		t.Errorf("next day of the month: %v", c)
 	}
-	if n := len(s.received()); n != 2 {
+	if n := len(s.Received()); n != 2 {
 		t.Errorf("%d mails, want 2 (November and 2026 for Anna)", n)
 	}
 	dec := job.PerTenant(acc.TenantID, time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)).(MeterRequestsPeriodic)

@@ -1,35 +1,27 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
-	netmail "net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/emersion/go-smtp"
 	"github.com/hibiken/asynq"
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/config"
 	"portalwerk/jobs/login"
 	"portalwerk/jobs/mail"
+	"portalwerk/jobs/mail/mailtest"
 	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
@@ -119,111 +111,6 @@ func do(t *testing.T, ctx context.Context, step string, actions ...chromedp.Acti
 	}
 }
 
-// mailSink is an SMTP server on loopback that keeps every mail it accepts.
-type mailSink struct {
-	addr  string
-	mu    sync.Mutex
-	mails []sunkMail
-}
-
-type sunkMail struct {
-	to  string
-	raw []byte
-}
-
-func startMailSink(t *testing.T) *mailSink {
-	t.Helper()
-	s := &mailSink{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := smtp.NewServer(s)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	s.addr = l.Addr().String()
-	return s
-}
-
-func (s *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
-
-// all returns every mail received so far.
-func (s *mailSink) all() []sunkMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunkMail(nil), s.mails...)
-}
-
-// to returns the mails received for addr.
-func (s *mailSink) to(addr string) []sunkMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []sunkMail
-	for _, m := range s.mails {
-		if m.to == addr {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-type sinkSession struct {
-	s  *mailSink
-	to string
-}
-
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = to
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	ss.s.mails = append(ss.s.mails, sunkMail{to: ss.to, raw: b})
-	ss.s.mu.Unlock()
-	return nil
-}
-func (ss *sinkSession) Reset()        {}
-func (ss *sinkSession) Logout() error { return nil }
-
-// parts decodes a mail's subject and its plain-text and HTML parts.
-func parts(t *testing.T, raw []byte) (subject, text, html string) {
-	t.Helper()
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		var r io.Reader = p
-		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
-			r = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(r)
-		if ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct == "text/html" {
-			html = string(b)
-		} else {
-			text = string(b)
-		}
-	}
-	return subject, text, html
-}
-
 // TestBrowserInvitationToSwitch is the customer's way in a real browser: the invitation
 // mailed by the invitations:send worker (asynq server in process, the registry of
 // jobs.Tasks) to an SMTP sink; its link opened in headless chromium; "Weiter"; a too-short
@@ -262,8 +149,8 @@ func TestBrowserInvitationToSwitch(t *testing.T) {
 	t.Cleanup(func() { web.Close() })
 
 	// The worker: the real registry and mux on an asynq server of our own.
-	sink := startMailSink(t)
-	sender, err := mail.New("smtp://"+sink.addr, "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
+	sink := mailtest.Start(t)
+	sender, err := mail.New(sink.URL(), "Hausverwaltung Müller <noreply@hv-mueller.de>", storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,11 +202,11 @@ func TestBrowserInvitationToSwitch(t *testing.T) {
 	if run.Status != store.RunDone || run.Counts["sent"] != 1 {
 		t.Fatalf("invitation run: %s %v", run.Status, run.Counts)
 	}
-	mails := sink.to(email)
+	mails := sink.To(email)
 	if len(mails) != 1 {
 		t.Fatalf("%d mails to %s, want 1", len(mails), email)
 	}
-	subject, plain, html := parts(t, mails[0].raw)
+	subject, plain, html := mailtest.Parts(t, mails[0].Raw)
 	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/portal/l/[A-Za-z0-9._~-]+`).FindString(plain)
 	if link == "" || !strings.Contains(html, link) {
 		t.Fatalf("no login link to %s in both parts of the mail:\n%s", base, plain)

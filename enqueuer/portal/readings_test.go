@@ -21,6 +21,7 @@ import (
 	"portalwerk/jobs"
 	"portalwerk/jobs/importer"
 	"portalwerk/jobs/mail"
+	"portalwerk/jobs/mail/mailtest"
 	"portalwerk/store"
 	"portalwerk/store/storetest"
 )
@@ -155,8 +156,8 @@ func TestMeterReadingsEndToEnd(t *testing.T) {
 	}
 
 	// The meter request of this month mails Lena once (V-9 reports otherwise).
-	sink := startMailSink(t)
-	mailURL := "smtp://" + sink.addr
+	sink := mailtest.Start(t)
+	mailURL := sink.URL()
 	sender, err := mail.New(mailURL, "zaehler@example.de", log)
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +175,8 @@ func TestMeterReadingsEndToEnd(t *testing.T) {
 		t.Fatalf("meter request: %s %v", r.Status, r.Counts)
 	}
 	var mails []string
-	for _, m := range sink.all() {
-		mails = append(mails, string(m.raw))
+	for _, m := range sink.Received() {
+		mails = append(mails, string(m.Raw))
 	}
 	if len(mails) != 1 || !strings.Contains(strings.ToLower(mails[0]), strings.ToLower(email)) {
 		t.Fatalf("%d mails: %v", len(mails), mails)
