@@ -73,14 +73,7 @@ func (s *Server) confirmImport(w http.ResponseWriter, r *http.Request, caller st
 	if err != nil {
 		return err
 	}
-	list, err := s.importsJSON(ctx, caller, im)
-	if err != nil {
-		return err
-	}
-	out := list[0]
-	out.TaskID = apply.TaskID()
-	writeJSON(w, http.StatusAccepted, out)
-	return nil
+	return s.answerImport(ctx, w, caller, im, http.StatusAccepted, apply.TaskID())
 }
 
 // confirmFlags are the confirm body's switches.
@@ -147,10 +140,5 @@ func (s *Server) cancelImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	out, err := s.importsJSON(ctx, caller, im)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out[0])
-	return nil
+	return s.answerImport(ctx, w, caller, im, http.StatusOK, "")
 }

@@ -140,14 +140,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 	if err != nil {
 		return err
 	}
-	list, err := s.importsJSON(ctx, caller, im)
-	if err != nil {
-		return err
-	}
-	out := list[0]
-	out.TaskID = preview.TaskID()
-	writeJSON(w, http.StatusAccepted, out)
-	return nil
+	return s.answerImport(ctx, w, caller, im, http.StatusAccepted, preview.TaskID())
 }
 
 func (s *Server) getImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
@@ -155,11 +148,18 @@ func (s *Server) getImport(w http.ResponseWriter, r *http.Request, caller store.
 	if err != nil {
 		return err
 	}
-	out, err := s.importsJSON(r.Context(), caller, im)
+	return s.answerImport(r.Context(), w, caller, im, http.StatusOK, "")
+}
+
+// answerImport writes the import object with status; taskID names the task just
+// enqueued for it, if any.
+func (s *Server) answerImport(ctx context.Context, w http.ResponseWriter, caller store.Account, im store.Import, status int, taskID string) error {
+	out, err := s.importsJSON(ctx, caller, im)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out[0])
+	out[0].TaskID = taskID
+	writeJSON(w, status, out[0])
 	return nil
 }
 
