@@ -104,17 +104,8 @@ func BenchmarkXLSXSharedStrings(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			if _, err := r.Next(); err == io.EOF {
-				break
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if err := r.Close(); err != nil || n != 200_001 {
-			b.Fatalf("rows %d, close %v", n, err)
+		if n := readRows(b, r); n != 200_001 {
+			b.Fatalf("rows %d", n)
 		}
 	}
 }
@@ -134,4 +125,22 @@ func BenchmarkXLSXUnzipFloor(b *testing.B) {
 		}
 		zr.Close()
 	}
+}
+
+// readRows reads r to the end, closes it and returns how many rows it gave.
+func readRows(b *testing.B, r Reader) int {
+	b.Helper()
+	n := 0
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

@@ -271,16 +271,7 @@ func BenchmarkCSV(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			if _, err := r.Next(); err == io.EOF {
-				break
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != 100_001 {
+		if n := readRows(b, r); n != 100_001 {
 			b.Fatalf("rows %d", n)
 		}
 	}

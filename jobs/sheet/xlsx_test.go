@@ -376,17 +376,8 @@ func BenchmarkXLSX(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			if _, err := r.Next(); err == io.EOF {
-				break
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if err := r.Close(); err != nil || n != 100_000 {
-			b.Fatalf("rows %d, close %v", n, err)
+		if n := readRows(b, r); n != 100_000 {
+			b.Fatalf("rows %d", n)
 		}
 	}
 }
