@@ -354,25 +354,27 @@ func (w *InvitationsWorker) outcome(r store.Recipient, err error, now time.Time)
 	if errors.Is(err, mail.ErrNotSent) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return store.RecipientOutcome{CustomerID: r.CustomerID}
 	}
-	max := w.MaxAttempts
-	if max <= 0 {
-		max = defaultMaxAttempts
-	}
 	o.Error = err.Error()
-	if mail.Temporary(err) && r.Attempt < max {
-		o.Status, o.RetryAt = "pending", now.Add(w.backoff(r.Attempt))
-		return o
-	}
-	o.Status = "failed"
+	o.Status, o.RetryAt = retryOrFail(err, r.Attempt, w.MaxAttempts, w.Backoff, now)
 	return o
 }
 
-func (w *InvitationsWorker) backoff(attempt int) time.Duration {
-	if w.Backoff != nil {
-		return w.Backoff(attempt)
+// retryOrFail is what a mail batch does with a message that failed on its attempt-th
+// try: a temporary SMTP error is tried again ("pending", at the returned time) until
+// maxAttempts tries (0 = defaultMaxAttempts), after a wait growing from 30 s to 10 min
+// (or backoff's, when set); anything else "failed".
+func retryOrFail(err error, attempt, maxAttempts int, backoff func(int) time.Duration, now time.Time) (string, time.Time) {
+	if maxAttempts <= 0 {
+		maxAttempts = defaultMaxAttempts
 	}
-	d := 30 * time.Second << max(attempt-1, 0)
-	return min(d, 10*time.Minute)
+	if !mail.Temporary(err) || attempt >= maxAttempts {
+		return "failed", time.Time{}
+	}
+	wait := min(30*time.Second<<max(attempt-1, 0), 10*time.Minute)
+	if backoff != nil {
+		wait = backoff(attempt)
+	}
+	return "pending", now.Add(wait)
 }
 
 // messages mints a login link per recipient and renders the mails; toks are the links'

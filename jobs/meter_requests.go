@@ -357,19 +357,7 @@ func (s *meterSender) outcome(r store.MeterRecipient, err error, token string) s
 		return o
 	}
 	o.TokenID, o.Error = "", err.Error()
-	tries := s.w.MaxAttempts
-	if tries <= 0 {
-		tries = defaultMaxAttempts
-	}
-	if mail.Temporary(err) && r.Attempt < tries {
-		wait := 30 * time.Second << max(r.Attempt-1, 0)
-		if s.w.Backoff != nil {
-			wait = s.w.Backoff(r.Attempt)
-		}
-		o.Status, o.RetryAt = "pending", s.now().Add(min(wait, 10*time.Minute))
-		return o
-	}
-	o.Status = "failed"
+	o.Status, o.RetryAt = retryOrFail(err, r.Attempt, s.w.MaxAttempts, s.w.Backoff, s.now())
 	return o
 }
 
