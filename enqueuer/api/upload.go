@@ -48,29 +48,19 @@ func (sp *spool) Close() error {
 // database connection: a slow client costs a goroutine and a file, nothing of the pool.
 // The body must keep up cfg.MinUploadRate once cfg.UploadGrace has passed; every refusal
 // is an *Error and leaves nothing behind.
-// drainWithin bounds how long the rest of a refused body may still be read.
-const drainWithin = 2 * time.Second
-
 func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, err error) {
 	fieldBudget := int64(maxFields) * (maxFieldBytes + 4<<10)
 	body := &rateReader{r: http.MaxBytesReader(w, r.Body, s.cfg.UploadMaxBytes+fieldBudget+1<<20),
 		rc: http.NewResponseController(w), min: s.cfg.MinUploadRate, window: s.cfg.UploadGrace, start: time.Now()}
 	body.samples = []sample{{at: body.start}}
 	defer func() {
-		// The body is in, or given up: time to answer. A client too slow is not waited
-		// for: the connection closes after the answer. Refused for what it sent (too
-		// large, a bad field), the client is usually still sending: the server may read
-		// on briefly (net/http discards up to 256 KiB of an unread body, else closes), so
-		// the client gets to read the answer instead of a reset in the middle of its write.
+		// The body is in, or given up: time to answer. Given up, the rest of the body is
+		// not waited for (the server would otherwise read on to reuse the connection);
+		// in, only the server's own read for a closed connection is left.
 		_ = body.rc.SetWriteDeadline(time.Now().Add(answerWithin))
 		if err != nil {
-			var e *Error
-			if errors.As(err, &e) && e.Status == http.StatusRequestTimeout {
-				w.Header().Set("Connection", "close")
-				_ = body.rc.SetReadDeadline(time.Now())
-				return
-			}
-			_ = body.rc.SetReadDeadline(time.Now().Add(drainWithin))
+			w.Header().Set("Connection", "close")
+			_ = body.rc.SetReadDeadline(time.Now())
 			return
 		}
 		_ = body.rc.SetReadDeadline(time.Time{})
