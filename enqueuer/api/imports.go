@@ -68,8 +68,8 @@ func toImportJSON(im store.Import) importJSON {
 // nothing behind.
 func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller store.Account) error {
 	if !s.uploads.acquire(caller.TenantID) {
-		return retryLater(w, http.StatusTooManyRequests, 30*time.Second, fmt.Sprintf(
-			"Ihr Mandant lädt schon %d Dateien zugleich hoch. Bitte warten Sie, bis eine davon angekommen ist.", s.cfg.UploadsPerTenant))
+		return s.refuseUpload(w, r, caller, retryLater(w, http.StatusTooManyRequests, 30*time.Second, fmt.Sprintf(
+			"Ihr Mandant lädt schon %d Dateien zugleich hoch. Bitte warten Sie, bis eine davon angekommen ist.", s.cfg.UploadsPerTenant)))
 	}
 	defer s.uploads.release(caller.TenantID)
 	ctx := r.Context()
@@ -80,7 +80,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request, caller sto
 			s.log.InfoContext(ctx, "upload refused", slog.Int64("tenant_id", caller.TenantID),
 				slog.String("tenant", caller.Tenant), slog.Int("status", e.Status))
 		}
-		return err
+		return s.refuseUpload(w, r, caller, err)
 	}
 	defer sp.Close()
 

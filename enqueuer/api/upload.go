@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"portalwerk/jobs/importer"
+	"portalwerk/store"
 )
 
 // Bounds of an upload's form besides the file.
@@ -54,19 +55,19 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 		rc: http.NewResponseController(w), min: s.cfg.MinUploadRate, window: s.cfg.UploadGrace, start: time.Now()}
 	body.samples = []sample{{at: body.start}}
 	defer func() {
-		// The body is in, or given up: time to answer. Given up, the rest of the body is
-		// not waited for (the server would otherwise read on to reuse the connection);
-		// in, only the server's own read for a closed connection is left.
+		// The body is in, or given up: time to answer. Given up, refuseUpload decides
+		// what of the rest is still read; in, only the server's own read for a closed
+		// connection is left.
 		_ = body.rc.SetWriteDeadline(time.Now().Add(answerWithin))
-		if err != nil {
-			w.Header().Set("Connection", "close")
-			_ = body.rc.SetReadDeadline(time.Now())
-			return
+		if err == nil {
+			_ = body.rc.SetReadDeadline(time.Time{})
 		}
-		_ = body.rc.SetReadDeadline(time.Time{})
 	}()
-	r.Body = io.NopCloser(body)
-	mr, err := r.MultipartReader()
+	// A copy reads the body through the rate check; r.Body stays the raw body for the
+	// drain of a refusal.
+	rr := *r
+	rr.Body = io.NopCloser(body)
+	mr, err := rr.MultipartReader()
 	if err != nil {
 		return nil, BadRequest("Bitte senden Sie die Datei als multipart/form-data im Feld „file“.")
 	}
@@ -145,6 +146,39 @@ func (s *Server) spoolUpload(w http.ResponseWriter, r *http.Request) (_ *spool, 
 		return nil, fmt.Errorf("spool upload: %w", err)
 	}
 	return sp, nil
+}
+
+// A refused upload is answered at once and the rest of its body read and thrown away
+// for at most drainWithin and drainMax: the client is usually still sending, and a
+// socket closed with unread data resets the connection, which makes the client's kernel
+// drop the answer it has not read yet ("connection reset" instead of "too large").
+const (
+	drainWithin = 2 * time.Second
+	drainMax    = 64 << 20
+)
+
+// refuseUpload answers an upload refused before its body was in, then closes the
+// connection. A client too slow, or one that went away, is cut off at once; any other
+// refusal is answered while its body is drained, bounded as above, so what a client
+// may still send after a refusal costs the same whatever it claims.
+func (s *Server) refuseUpload(w http.ResponseWriter, r *http.Request, caller store.Account, err error) error {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Connection", "close")
+	var e *Error
+	if !errors.As(err, &e) || e.Status == http.StatusRequestTimeout {
+		_ = rc.SetReadDeadline(time.Now())
+		return err
+	}
+	// Without full duplex net/http would stop reading the body once the answer is out.
+	// Errors mean the connection does not need it (HTTP/2) or takes no deadlines (a test
+	// recorder): the answer is the same.
+	_ = rc.EnableFullDuplex()
+	s.writeError(w, r, caller, err)
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(drainWithin))
+	_, _ = io.CopyN(io.Discard, r.Body, drainMax)
+	_ = rc.SetReadDeadline(time.Now())
+	return nil
 }
 
 // bodyError turns a failed read of the body into the answer: too slow, too large, cut
