@@ -17,8 +17,8 @@ type usage struct {
 	To     string      `json:"to"`
 	Value  json.Number `json:"consumption"`
 
-	// The chart's bar, for the page only.
-	X, Y, W, H float64 `json:"-"`
+	// The chart's bar and the middle its labels are centred on, for the page only.
+	X, Y, W, H, Mid float64 `json:"-"`
 }
 
 type releasedView struct {
@@ -49,7 +49,9 @@ func periodKey(interval string, day time.Time) string {
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH, chartTop, chartBottom = 480.0, 200.0, 16.0, 28.0
+	// 400 wide: the card's width on a desktop, so labels keep their size there and
+	// shrink only a little on a phone.
+	chartW, chartH, chartTop, chartBottom = 400.0, 200.0, 20.0, 30.0
 )
 
 // history builds a register's table and chart from its released readings (by date);
@@ -95,6 +97,7 @@ func history(g store.PortalRegister, rs []store.ReleasedReading) historyView {
 			u.X = slot*float64(i) + slot*0.2
 			u.H = h
 			u.Y = chartH - chartBottom - h
+			u.Mid = u.X + u.W/2
 		}
 	}
 	return v

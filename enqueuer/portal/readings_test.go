@@ -7,16 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/importer"
@@ -287,29 +282,6 @@ func TestMeterReadingsEndToEnd(t *testing.T) {
 	res = b.do("GET", "/portal/history", cookie, nil, nil)
 	if res.code != http.StatusOK || !strings.Contains(res.body, "<svg") || !strings.Contains(res.body, "<rect") || strings.Contains(res.body, "<script") {
 		t.Errorf("history page:\n%s", res.body)
-	}
-	renderInBrowser(t, map[string]string{"6-reading-hint": html.body, "7-history": res.body},
-		map[string]string{"6-reading-hint": "#hint-" + strconv.FormatInt(color, 10), "7-history": "svg rect"})
-}
-
-// renderInBrowser opens the pages (as the server answered them; their styles are inline)
-// in headless chromium where it is installed, checks that the element of each is shown
-// and saves screenshots; without chromium it says so and does nothing.
-func renderInBrowser(t *testing.T, pages, visible map[string]string) {
-	t.Helper()
-	if _, err := exec.LookPath("chromium"); err != nil {
-		t.Log("chromium not installed: the reading pages are not rendered in a browser")
-		return
-	}
-	ctx := browser(t)
-	dir := t.TempDir()
-	for name, body := range pages {
-		file := filepath.Join(dir, name+".html")
-		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		do(t, ctx, "render "+name, chromedp.Navigate("file://"+file), chromedp.WaitVisible(chromedp.CSS(visible[name])))
-		shoot(t, ctx, name)
 	}
 }
 
