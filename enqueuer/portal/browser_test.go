@@ -332,8 +332,6 @@ func TestBrowserReadingsAndHistory(t *testing.T) {
 	ctx := browser(t)
 	dir := shots(t)
 	b, email := meterWorld(t)
-	bg := context.Background()
-	log := storetest.Logger(t)
 	base := serve(t, b.db, b.keys, nil)
 
 	// Two older released readings of each V-1 register, two months apart: 300 is
@@ -346,39 +344,22 @@ func TestBrowserReadingsAndHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	id, a := b.job(store.RunPortalReady, `{"all":true}`, func(id string) jobs.Args { return jobs.PortalReady{RunID: id, TenantID: b.acc.TenantID} })
-	pr := a.(jobs.PortalReady)
-	if _, err := (&jobs.PortalReadyWorker{DB: b.db}).Work(bg, &jobs.Task[jobs.PortalReady]{Args: pr, ID: pr.TaskID(), Log: log}); err != nil {
-		t.Fatal(err)
+	if r := b.portalReady(); r.Status != store.RunDone {
+		t.Fatalf("portal-ready: %s %v", r.Status, r.Counts)
 	}
 	sink := mailtest.Start(t)
-	sender, err := mail.New(sink.URL(), "zaehler@example.de", log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	period := time.Now().In(berlinZone(t)).Format("2006-01")
-	id, a = b.job(store.RunMeterRequests, `{"period":"`+period+`","all":true}`, func(id string) jobs.Args {
-		return jobs.MeterRequests{RunID: id, TenantID: b.acc.TenantID}
-	})
-	mr := a.(jobs.MeterRequests)
-	w := &jobs.MeterRequestsWorker{DB: b.db, Mail: sender, Keys: b.keys, BaseURL: base, Connections: 1}
-	if _, err := w.Work(bg, &jobs.Task[jobs.MeterRequests]{Args: mr, ID: mr.TaskID(), Log: log}); err != nil {
-		t.Fatal(err)
-	}
+	run := b.requestReadings(sink, base, period)
 	mails := sink.To(email)
 	if len(mails) != 1 {
-		t.Fatalf("%d mails to %s, want 1 (run %v)", len(mails), email, b.run(id).Counts)
+		t.Fatalf("%d mails to %s, want 1 (run %v)", len(mails), email, run.Counts)
 	}
 	_, plain, _ := mailtest.Parts(t, mails[0].Raw)
 	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/portal/l/[A-Za-z0-9._~-]+`).FindString(plain)
 	if link == "" {
 		t.Fatalf("no meter link to %s in the mail:\n%s", base, plain)
 	}
-	var sw, color int64
-	b.db.Get(&sw, `SELECT g.id FROM registers g JOIN meters m ON m.id = g.meter_id JOIN contracts ct ON ct.id = m.contract_id
-		WHERE ct.tenant_id = $1 AND ct.number = 'V-1' AND g.name = 'Schwarz/Weiß'`, b.acc.TenantID)
-	b.db.Get(&color, `SELECT g.id FROM registers g JOIN meters m ON m.id = g.meter_id JOIN contracts ct ON ct.id = m.contract_id
-		WHERE ct.tenant_id = $1 AND ct.number = 'V-1' AND g.name = 'Farbe'`, b.acc.TenantID)
+	sw, color := b.register("V-1", "Schwarz/Weiß"), b.register("V-1", "Farbe")
 	swSel, colorSel := fmt.Sprintf("#register-%d", sw), fmt.Sprintf("#register-%d", color)
 
 	// The link, "Weiter": the reading page, at a URL without the token.
@@ -437,12 +418,7 @@ func TestBrowserReadingsAndHistory(t *testing.T) {
 	shoot(t, ctx, dir, "9-reading-confirmed")
 
 	// The release takes the plausible one; the history shows its consumption.
-	id, a = b.job(store.RunReleases, `{"all":true}`, func(id string) jobs.Args { return jobs.Release{RunID: id, TenantID: b.acc.TenantID} })
-	rel := a.(jobs.Release)
-	if _, err := (&jobs.ReleaseWorker{DB: b.db, Now: time.Now}).Work(bg, &jobs.Task[jobs.Release]{Args: rel, ID: rel.TaskID(), Log: log}); err != nil {
-		t.Fatal(err)
-	}
-	if r := b.run(id); r.Counts["released"] != 1 || r.Counts["failed"] != 1 {
+	if r := b.release(); r.Counts["released"] != 1 || r.Counts["failed"] != 1 {
 		t.Fatalf("release: %v", r.Counts)
 	}
 	histSel := fmt.Sprintf("#history-%d", sw)

@@ -13,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"portalwerk/jobs"
 	"portalwerk/store"
-	"portalwerk/store/storetest"
 	"portalwerk/templates"
 )
 
@@ -33,12 +31,7 @@ type shown struct {
 func langWorld(t *testing.T, locale string) (b *bundle, sess, fresh string, sw, color int64) {
 	b, email := meterWorld(t)
 	ctx := context.Background()
-	id, a := b.job(store.RunPortalReady, `{"all":true}`, func(id string) jobs.Args { return jobs.PortalReady{RunID: id, TenantID: b.acc.TenantID} })
-	pr := a.(jobs.PortalReady)
-	if _, err := (&jobs.PortalReadyWorker{DB: b.db}).Work(ctx, &jobs.Task[jobs.PortalReady]{Args: pr, ID: pr.TaskID(), Log: storetest.Logger(t)}); err != nil {
-		t.Fatal(err)
-	}
-	if r := b.run(id); r.Status != store.RunDone {
+	if r := b.portalReady(); r.Status != store.RunDone {
 		t.Fatalf("portal-ready: %s %v", r.Status, r.Counts)
 	}
 	var customer, identity int64
@@ -57,13 +50,7 @@ func langWorld(t *testing.T, locale string) (b *bundle, sess, fresh string, sw, 
 		}
 		return id
 	}
-	b.db.Get(&sw, `SELECT g.id FROM registers g JOIN meters m ON m.id = g.meter_id JOIN contracts ct ON ct.id = m.contract_id
-		WHERE ct.tenant_id = $1 AND ct.number = 'V-1' AND g.name = 'Schwarz/Weiß'`, b.acc.TenantID)
-	b.db.Get(&color, `SELECT g.id FROM registers g JOIN meters m ON m.id = g.meter_id JOIN contracts ct ON ct.id = m.contract_id
-		WHERE ct.tenant_id = $1 AND ct.number = 'V-1' AND g.name = 'Farbe'`, b.acc.TenantID)
-	if sw == 0 || color == 0 {
-		t.Fatal("registers of V-1 not found")
-	}
+	sw, color = b.register("V-1", "Schwarz/Weiß"), b.register("V-1", "Farbe")
 	return b, newSession(false), newSession(true), sw, color
 }
 
@@ -113,12 +100,7 @@ func everyPage(t *testing.T, locale string) []shown {
 	show("reading confirmed", "POST", "/portal/readings", sess, url.Values{"register_id": {reg(color)}, "value": {"900"}, "confirm_implausible": {"true"}}, http.StatusSeeOther)
 	show("readings entered", "GET", "/portal/readings?saved=1", sess, nil, http.StatusOK)
 	show("history before release", "GET", "/portal/history", sess, nil, http.StatusOK)
-	id, a := b.job(store.RunReleases, `{"all":true}`, func(id string) jobs.Args { return jobs.Release{RunID: id, TenantID: b.acc.TenantID} })
-	rel := a.(jobs.Release)
-	if _, err := (&jobs.ReleaseWorker{DB: b.db, Now: time.Now}).Work(context.Background(), &jobs.Task[jobs.Release]{Args: rel, ID: rel.TaskID(), Log: storetest.Logger(t)}); err != nil {
-		t.Fatal(err)
-	}
-	if r := b.run(id); r.Counts["released"] != 1 {
+	if r := b.release(); r.Counts["released"] != 1 {
 		t.Fatalf("release: %v", r.Counts)
 	}
 	show("readings released", "GET", "/portal/readings", sess, nil, http.StatusOK)

@@ -188,18 +188,18 @@ func TestMessagesAreGerman(t *testing.T) {
 	}
 }
 
-// The same finding in English: English notation for numbers and dates, German kept
-// in Message (the release protocol's language).
+// A finding in English: English notation for numbers and dates, German kept in Message
+// (the release protocol's language).
 func TestMessagesInEnglish(t *testing.T) {
 	e, _ := New(Defaults())
-	res := e.Check(Register{Digits: 6, Decimals: 1, Unit: "kWh"}, History{Count: 2, Last: "12000", LastOn: date("2026-01-11"),
-		FirstOn: date("2026-01-01"), Consumption: "1000"}, Reading{Value: "14000,5", ReadOn: date("2026-01-21")}, today)
-	d, _ := res.Decisive()
-	want := "Rule “tolerance”: The consumption of 2,000.5 kWh since 11 Jan 2026 is above the expected range of 600.0 kWh to 1,600.0 kWh (about 1,000.0 kWh expected)."
+	reg := Register{Digits: 6, Decimals: 1, Unit: "kWh"}
+	h := History{Count: 2, Last: "12000", LastOn: date("2026-01-11"), FirstOn: date("2026-01-01"), Consumption: "1000"}
+	d, _ := e.Check(reg, h, Reading{Value: "12300", ReadOn: date("2026-01-21")}, today).Decisive()
+	want := "Rule “tolerance”: The consumption of 300.0 kWh since 11 Jan 2026 is below the expected range of 600.0 kWh to 1,600.0 kWh (about 1,000.0 kWh expected)."
 	if got := d.In("en"); got != want {
 		t.Errorf("message\n got %s\nwant %s", got, want)
 	}
-	if d.In("de") != d.Message || !strings.HasPrefix(d.Message, "Regel „tolerance“") {
+	if d.In("de") != d.Message || !strings.HasPrefix(d.Message, "Regel „tolerance“: Der Verbrauch von 300,0 kWh seit dem 11.01.2026 liegt unter dem erwarteten Bereich") {
 		t.Errorf("German message %q", d.In("de"))
 	}
 	// Every rule's English sentence is English.
