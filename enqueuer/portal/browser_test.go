@@ -451,6 +451,11 @@ func TestBrowserReadingsAndHistory(t *testing.T) {
 	if got := eval[string](t, ctx, `document.documentElement.lang`); got != "en" {
 		t.Errorf("English page's lang %q", got)
 	}
+	// English headings are longer: every table still fits its register's section.
+	if fits := eval[bool](t, ctx, `[...document.querySelectorAll("table.data")].every(t =>
+		t.getBoundingClientRect().right <= t.closest("section").getBoundingClientRect().right + 0.5)`); !fits {
+		t.Errorf("a consumption table is wider than its section on the phone: %v", eval[[]float64](t, ctx, `[...document.querySelectorAll("table.data")].flatMap(t => [t.getBoundingClientRect().right, t.closest("section").getBoundingClientRect().right, t.scrollWidth])`))
+	}
 	shoot(t, ctx, dir, "11-history-en")
 	do(t, ctx, "readings in English", chromedp.Click(chromedp.CSS(`a[href="/portal/readings"]`)), chromedp.WaitVisible(chromedp.CSS(colorSel)))
 	if got := text(t, ctx, swSel); !strings.Contains(got, "Reported: 1,400 on ") || !strings.Contains(got, "(released)") {
