@@ -1,7 +1,7 @@
 // Package portal serves the customer-facing pages under /portal: login links, password,
 // login and logout, forgotten passwords and the switch between a person's customers.
-// Pages are plain server-rendered HTML that works without JavaScript; every route also
-// answers JSON for Accept: application/json. Sessions live in PostgreSQL (random ids,
+// Pages are plain server-rendered HTML that works without JavaScript, in German or
+// English (pages.go); every route also answers JSON for Accept: application/json. Sessions live in PostgreSQL (random ids,
 // stored hashed); POSTs are guarded by the SameSite cookie and an Origin check.
 package portal
 
