@@ -363,6 +363,21 @@ func GetTenantMailInfo(ctx context.Context, db sqlx.QueryerContext, tenantID int
 	return getOne[TenantMailInfo](ctx, db, "tenant", `SELECT COALESCE(name, slug) AS name, locale FROM tenants WHERE id = $1`, tenantID)
 }
 
+// PortalPage is what a portal page shows of the tenant, and the language it is written
+// in: the customer's locale, else the tenant's.
+type PortalPage struct {
+	TenantName string `db:"tenant_name"`
+	Locale     string `db:"locale"`
+}
+
+// GetPortalPage returns the tenant's name (its slug until one is set) and the locale of
+// the customer, else of the tenant.
+func GetPortalPage(ctx context.Context, db sqlx.QueryerContext, tenantID, customerID int64) (PortalPage, error) {
+	return getOne[PortalPage](ctx, db, "portal page", `SELECT COALESCE(t.name, t.slug) AS tenant_name,
+			COALESCE(c.locale, t.locale) AS locale
+		FROM tenants t LEFT JOIN customers c ON c.tenant_id = t.id AND c.id = $2 WHERE t.id = $1`, tenantID, customerID)
+}
+
 // CustomersByEmail returns, per tenant, the first live customer carrying the address (at
 // most a few tenants): whom a forgotten-password mail is for.
 func CustomersByEmail(ctx context.Context, db sqlx.QueryerContext, email string) ([]TenantCustomer, error) {

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every default meter-request template must carry the #URL# placeholder, as a tenant's
@@ -43,5 +44,23 @@ func TestLang(t *testing.T) {
 		if got := Lang(locale); got != want {
 			t.Errorf("Lang(%q) = %q, want %q", locale, got, want)
 		}
+	}
+}
+
+func TestNumberAndDate(t *testing.T) {
+	for _, tc := range []struct{ lang, in, want string }{
+		{"de", "12345.50", "12.345,50"}, {"en", "12345.50", "12,345.50"}, {"de", "-1234567", "-1.234.567"},
+		{"en", "999", "999"}, {"en", "1000", "1,000"}, {"de", "0.5", "0,5"},
+	} {
+		if got := Number(tc.lang, tc.in); got != tc.want {
+			t.Errorf("Number(%s, %s) = %s, want %s", tc.lang, tc.in, got, tc.want)
+		}
+	}
+	day := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	if got := Date("de", day); got != "03.11.2026" {
+		t.Errorf("German date %s", got)
+	}
+	if got := Date("en", day); got != "3 Nov 2026" {
+		t.Errorf("English date %s", got)
 	}
 }

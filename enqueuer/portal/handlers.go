@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -27,7 +26,7 @@ func fields(w http.ResponseWriter, r *http.Request, names ...string) (map[string
 	if ct == "application/json" {
 		var body map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			return nil, &pageError{status: http.StatusBadRequest, title: "Ungültige Anfrage", message: "Die Anfrage ist kein lesbares JSON-Objekt."}
+			return nil, &pageError{status: http.StatusBadRequest, title: "err.bad_request.title", message: "err.bad_json"}
 		}
 		for _, n := range names {
 			switch v := body[n].(type) {
@@ -42,7 +41,7 @@ func fields(w http.ResponseWriter, r *http.Request, names ...string) (map[string
 		return out, nil
 	}
 	if err := r.ParseForm(); err != nil {
-		return nil, &pageError{status: http.StatusBadRequest, title: "Ungültige Anfrage", message: "Das Formular ist nicht lesbar."}
+		return nil, &pageError{status: http.StatusBadRequest, title: "err.bad_request.title", message: "err.bad_form"}
 	}
 	for _, n := range names {
 		out[n] = r.PostFormValue(n)
@@ -52,37 +51,29 @@ func fields(w http.ResponseWriter, r *http.Request, names ...string) (map[string
 
 // landing shows the button that opens a link: mail scanners only GET, so a GET never
 // uses the token.
-func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) landing(w http.ResponseWriter, r *http.Request, p *page) error {
 	action := "/portal/l/" + r.PathValue("token")
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]string{"action": action, "method": "POST"})
 		return nil
 	}
-	// The page names the tenant when the token opens; it is not used (no use counted).
-	tenant := ""
+	// When the token opens, the page names the tenant and speaks the customer's language;
+	// the token is not used (no use counted). Otherwise, or when that cannot be read, it
+	// stays in the browser's language with only "Kundenportal" in the header.
 	if s.cfg.Keys != nil {
 		if c, err := s.cfg.Keys.Open(r.PathValue("token"), s.now(), login.PurposeInvite, login.PurposeMeterEntry); err == nil {
-			tenant = s.tenantName(r.Context(), c.Tenant)
+			if err := s.personal(r.Context(), p, c.Tenant, c.Customer); err != nil {
+				s.log.WarnContext(r.Context(), "portal: landing page of the tenant", slog.Int64("tenant_id", c.Tenant), slog.Any("err", err))
+			}
 		}
 	}
-	s.render(w, r, http.StatusOK, "landing", map[string]any{"Title": "Willkommen", "Action": action, "Tenant": tenant})
+	s.render(w, r, p, http.StatusOK, "landing", map[string]any{"Title": "landing.title", "Action": action})
 	return nil
-}
-
-// tenantName is the name the pages show in their header ("" when it cannot be read:
-// the page then shows only "Kundenportal").
-func (s *Server) tenantName(ctx context.Context, tenantID int64) string {
-	t, err := store.GetTenantMailInfo(ctx, s.db, tenantID)
-	if err != nil {
-		s.log.WarnContext(ctx, "portal: tenant name", slog.Int64("tenant_id", tenantID), slog.Any("err", err))
-		return ""
-	}
-	return t.Name
 }
 
 // openLink checks the token and starts a session: 303 to /portal/password for an
 // invitation, /portal/readings for a meter-reading link. Every failure is errLink.
-func (s *Server) openLink(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) openLink(w http.ResponseWriter, r *http.Request, _ *page) error {
 	if s.cfg.Keys == nil {
 		return errLink
 	}
@@ -150,20 +141,19 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, next string, b
 	return nil
 }
 
-func (s *Server) passwordForm(w http.ResponseWriter, r *http.Request, sess store.Session, _ string) error {
+func (s *Server) passwordForm(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, _ string) error {
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"fields": []string{"password", "password_confirm"},
 			"min_length": login.MinPasswordLen, "must_change_password": sess.MustChangePassword})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "password", map[string]any{"Title": "Passwort festlegen", "MinLen": login.MinPasswordLen,
-		"Tenant": s.tenantName(r.Context(), sess.TenantID)})
+	s.render(w, r, p, http.StatusOK, "password", map[string]any{"Title": "password.title", "MinLen": login.MinPasswordLen})
 	return nil
 }
 
 // setPassword checks the rules (422 saying why) and stores the new password; the
 // session gets a new id and the person goes to the home page.
-func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, sess store.Session, id string) error {
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, id string) error {
 	f, err := fields(w, r, "password", "password_confirm")
 	if err != nil {
 		return err
@@ -180,13 +170,13 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, sess store.
 	if identity.LoginID != nil {
 		loginID = *identity.LoginID
 	}
-	if problem := login.PasswordProblem(f["password"], f["password_confirm"], email, loginID); problem != "" {
+	if problem := login.PasswordProblemIn(p.lang, f["password"], f["password_confirm"], email, loginID); problem != "" {
 		if wantsJSON(r) {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": problem})
 			return nil
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, "password", map[string]any{"Title": "Passwort festlegen",
-			"MinLen": login.MinPasswordLen, "Problem": problem, "Tenant": s.tenantName(ctx, sess.TenantID)})
+		s.render(w, r, p, http.StatusUnprocessableEntity, "password", map[string]any{"Title": "password.title",
+			"MinLen": login.MinPasswordLen, "Problem": problem})
 		return nil
 	}
 	if err := store.SetIdentityPassword(ctx, s.db, sess.TenantID, sess.IdentityID, login.HashPassword(f["password"])); err != nil {
@@ -201,12 +191,12 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, sess store.
 	return s.redirect(w, r, "/portal/", map[string]any{"status": "password_set"})
 }
 
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request, p *page) error {
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"fields": []string{"email", "password"}})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Anmelden"})
+	s.render(w, r, p, http.StatusOK, "login", map[string]any{"Title": "login.title"})
 	return nil
 }
 
@@ -221,8 +211,7 @@ func clientIP(r *http.Request) string {
 }
 
 func tooMany() *pageError {
-	return &pageError{status: http.StatusTooManyRequests, title: "Zu viele Versuche",
-		message: "Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut."}
+	return &pageError{status: http.StatusTooManyRequests, title: "err.too_many.title", message: "err.too_many"}
 }
 
 // limit counts an attempt against the address and the client IP.
@@ -238,11 +227,12 @@ func (s *Server) limit(r *http.Request, kind, address string, perAddress, perIP 
 	return e
 }
 
-var errWrongLogin = &pageError{status: http.StatusUnauthorized, title: "Anmeldung fehlgeschlagen",
-	message: "E-Mail-Adresse bzw. Login-ID oder Passwort sind falsch."}
+var errWrongLogin = &pageError{status: http.StatusUnauthorized, title: "login.wrong.title", message: "login.wrong"}
 
 // login checks an e-mail address or login ID with its password.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+// Before the login the tenant is not known (one portal serves every tenant): the form
+// and its refusals are in the browser's language.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, p *page) error {
 	f, err := fields(w, r, "email", "password")
 	if err != nil {
 		return err
@@ -256,7 +246,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if wantsJSON(r) {
 			return errWrongLogin
 		}
-		s.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Title": "Anmelden", "Problem": errWrongLogin.message, "Email": name})
+		s.render(w, r, p, http.StatusUnauthorized, "login", map[string]any{"Title": "login.title", "Problem": s.say(r, p, errWrongLogin.message), "Email": name})
 		return nil
 	}
 	if name == "" || pw == "" || len(name) > 320 || len(pw) > 1024 {
@@ -312,7 +302,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return s.redirect(w, r, next, map[string]any{"customer": companyJSON(active, true), "must_change_password": match.MustChange})
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *page) error {
 	if id := s.cookieID(r); id != "" {
 		if err := store.DeleteSession(r.Context(), s.db, store.HashSessionID(id)); err != nil {
 			return err
@@ -322,11 +312,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return s.redirect(w, r, "/portal/login", map[string]any{"status": "logged_out"})
 }
 
-const forgotNotice = "Wenn die Adresse bei uns bekannt ist, haben wir Ihnen soeben einen Link zum Festlegen Ihres Passworts geschickt."
-
 // forgot enqueues the reset mail for any well-formed address: the worker finds out
 // whether it is known, so the answer, and its time, are the same either way.
-func (s *Server) forgot(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) forgot(w http.ResponseWriter, r *http.Request, p *page) error {
 	f, err := fields(w, r, "email")
 	if err != nil {
 		return err
@@ -341,10 +329,10 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "sent_if_known", "message": forgotNotice})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "sent_if_known", "message": s.say(r, p, "forgot.notice")})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Anmelden", "Notice": forgotNotice})
+	s.render(w, r, p, http.StatusOK, "login", map[string]any{"Title": "login.title", "Notice": s.say(r, p, "forgot.notice")})
 	return nil
 }
 
@@ -375,7 +363,7 @@ func (s *Server) companyList(r *http.Request, sess store.Session) ([]company, co
 }
 
 // home is the small page after login: the active customer and the switch between them.
-func (s *Server) home(w http.ResponseWriter, r *http.Request, sess store.Session, _ string) error {
+func (s *Server) home(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, _ string) error {
 	list, active, err := s.companyList(r, sess)
 	if err != nil {
 		return err
@@ -393,14 +381,13 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, sess store.Session
 	for i, c := range list {
 		rows[i] = row{c.CustomerID, c.Name, c.Active}
 	}
-	s.render(w, r, http.StatusOK, "home", map[string]any{"Title": "Übersicht", "Active": row{active.CustomerID, active.Name, true}, "Companies": rows,
-		"Tenant": s.tenantName(r.Context(), sess.TenantID)})
+	s.render(w, r, p, http.StatusOK, "home", map[string]any{"Title": "nav.home", "Active": row{active.CustomerID, active.Name, true}, "Companies": rows})
 	return nil
 }
 
-func (s *Server) companies(w http.ResponseWriter, r *http.Request, sess store.Session, id string) error {
+func (s *Server) companies(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, id string) error {
 	if !wantsJSON(r) {
-		return s.home(w, r, sess, id)
+		return s.home(w, r, p, sess, id)
 	}
 	list, _, err := s.companyList(r, sess)
 	if err != nil {
@@ -412,12 +399,12 @@ func (s *Server) companies(w http.ResponseWriter, r *http.Request, sess store.Se
 
 // switchCustomer makes another of the person's customers the active one; the session
 // gets a new id.
-func (s *Server) switchCustomer(w http.ResponseWriter, r *http.Request, sess store.Session, id string) error {
+func (s *Server) switchCustomer(w http.ResponseWriter, r *http.Request, _ *page, sess store.Session, id string) error {
 	f, err := fields(w, r, "customer_id")
 	if err != nil {
 		return err
 	}
-	notYours := &pageError{status: http.StatusNotFound, title: "Nicht gefunden", message: "Diese Firma gibt es in Ihrem Zugang nicht."}
+	notYours := &pageError{status: http.StatusNotFound, title: "err.not_found.title", message: "err.no_company"}
 	want, err := strconv.ParseInt(strings.TrimSpace(f["customer_id"]), 10, 64)
 	if err != nil {
 		return notYours

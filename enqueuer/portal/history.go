@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"strings"
 	"time"
 
 	"portalwerk/store"
@@ -18,9 +17,8 @@ type usage struct {
 	To     string      `json:"to"`
 	Value  json.Number `json:"consumption"`
 
-	// The chart's bar, for the page only.
-	X, Y, W, H float64 `json:"-"`
-	Label      string  `json:"-"`
+	// The chart's bar and the middle its labels are centred on, for the page only.
+	X, Y, W, H, Mid float64 `json:"-"`
 }
 
 type releasedView struct {
@@ -36,7 +34,6 @@ type historyView struct {
 	Unit        *string        `json:"unit"`
 	Readings    []releasedView `json:"readings"`
 	Consumption []usage        `json:"consumption"`
-	Max         string         `json:"-"`
 }
 
 // periodKey names the period a day falls in by the contract's interval (SPEC §5).
@@ -52,7 +49,9 @@ func periodKey(interval string, day time.Time) string {
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH, chartTop, chartBottom = 480.0, 200.0, 16.0, 28.0
+	// 400 wide: the card's width on a desktop, so labels keep their size there and
+	// shrink only a little on a phone.
+	chartW, chartH, chartTop, chartBottom = 400.0, 200.0, 20.0, 30.0
 )
 
 // history builds a register's table and chart from its released readings (by date);
@@ -78,7 +77,7 @@ func history(g store.PortalRegister, rs []store.ReleasedReading) historyView {
 			f, _ := d.Float64()
 			values = append(values, f)
 			v.Consumption = append(v.Consumption, usage{Period: periodKey(g.Interval, r.ReadOn), From: prevOn.Format(time.DateOnly),
-				To: r.ReadOn.Format(time.DateOnly), Value: json.Number(d.FloatString(g.Decimals)), Label: germanAmount(d.FloatString(g.Decimals))})
+				To: r.ReadOn.Format(time.DateOnly), Value: json.Number(d.FloatString(g.Decimals))})
 		}
 		prev, prevOn = cur, r.ReadOn
 	}
@@ -98,31 +97,15 @@ func history(g store.PortalRegister, rs []store.ReleasedReading) historyView {
 			u.X = slot*float64(i) + slot*0.2
 			u.H = h
 			u.Y = chartH - chartBottom - h
+			u.Mid = u.X + u.W/2
 		}
-		v.Max = germanAmount(fmt.Sprintf("%.0f", maxV))
 	}
 	return v
 }
 
-// germanAmount writes 12345.5 as 12.345,5.
-func germanAmount(s string) string {
-	intPart, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(c)
-	}
-	if frac != "" {
-		b.WriteString("," + frac)
-	}
-	return b.String()
-}
-
 // historyPage is GET /portal/history: the active customer's released readings and the
 // consumption per period, as tables and server-rendered SVG bar charts.
-func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, sess store.Session, _ string) error {
+func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, _ string) error {
 	_, active, err := s.companyList(r, sess)
 	if err != nil {
 		return err
@@ -148,7 +131,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, sess store.
 		writeJSON(w, http.StatusOK, map[string]any{"customer": map[string]any{"customer_id": active.CustomerID, "name": active.Name}, "registers": views})
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "history", map[string]any{"Title": "Verbrauchsdaten", "Customer": active.Name, "Registers": views,
+	s.render(w, r, p, http.StatusOK, "history", map[string]any{"Title": "nav.history", "Customer": active.Name, "Registers": views,
 		"ChartW": chartW, "ChartH": chartH, "Base": chartH - chartBottom})
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package portal serves the customer-facing pages under /portal: login links, password,
 // login and logout, forgotten passwords and the switch between a person's customers.
-// Pages are plain server-rendered HTML that works without JavaScript; every route also
-// answers JSON for Accept: application/json. Sessions live in PostgreSQL (random ids,
+// Pages are plain server-rendered HTML that works without JavaScript, in German or
+// English (pages.go); every route also answers JSON for Accept: application/json. Sessions live in PostgreSQL (random ids,
 // stored hashed); POSTs are guarded by the SameSite cookie and an Origin check.
 package portal
 
@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/text/language"
 
 	"portalwerk/jobs"
 	"portalwerk/jobs/login"
-	"portalwerk/templates"
 )
 
 // Config holds the settings the portal uses.
@@ -37,16 +37,18 @@ type Queue interface {
 
 // Server serves the portal.
 type Server struct {
-	log    *slog.Logger
-	db     *sqlx.DB
-	queue  Queue
-	cfg    Config
-	origin string // scheme://host[:port] of PublicBaseURL
-	secure bool
-	pages  map[string]*template.Template
-	limits *limiter
-	rates  rates
-	now    func() time.Time
+	log     *slog.Logger
+	db      *sqlx.DB
+	queue   Queue
+	cfg     Config
+	origin  string // scheme://host[:port] of PublicBaseURL
+	secure  bool
+	pages   map[string]map[string]*template.Template // by language, then page
+	text    catalog
+	matcher language.Matcher // Accept-Language to one of langs
+	limits  *limiter
+	rates   rates
+	now     func() time.Time
 }
 
 // New returns the portal over db.
@@ -62,16 +64,23 @@ func New(log *slog.Logger, db *sqlx.DB, queue Queue, cfg Config) (*Server, error
 		cfg.Lifetime = 12 * time.Hour
 	}
 	s := &Server{log: log, db: db, queue: queue, cfg: cfg, origin: u.Scheme + "://" + u.Host, secure: u.Scheme == "https",
-		pages: map[string]*template.Template{}, limits: newLimiter(maxLimiterKeys), rates: defaultRates, now: time.Now}
-	for _, page := range []string{"landing", "password", "login", "home", "error", "readings", "history"} {
-		t, err := template.ParseFS(templates.FS, "portal/layout.html", "portal/"+page+".html")
-		if err != nil {
-			return nil, fmt.Errorf("portal: page %s: %w", page, err)
-		}
-		s.pages[page] = t
+		limits: newLimiter(maxLimiterKeys), rates: defaultRates, now: time.Now}
+	if s.text, err = loadCatalog(); err != nil {
+		return nil, err
 	}
+	if s.pages, err = parsePages(s.text, pageNames); err != nil {
+		return nil, err
+	}
+	tags := make([]language.Tag, len(langs))
+	for i, l := range langs {
+		tags[i] = language.Make(l)
+	}
+	s.matcher = language.NewMatcher(tags)
 	return s, nil
 }
+
+// pageNames are the page templates under templates/portal (each with layout.html).
+var pageNames = []string{"landing", "password", "login", "home", "error", "readings", "history"}
 
 // Mount registers the portal's routes on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
@@ -89,13 +98,14 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /portal/readings", s.wrap(s.withSession(false, s.readingsPage)))
 	mux.Handle("POST /portal/readings", s.wrap(s.withSession(false, s.enterReading)))
 	mux.Handle("GET /portal/history", s.wrap(s.withSession(false, s.historyPage)))
-	mux.Handle("/portal/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return &pageError{status: http.StatusNotFound, title: "Nicht gefunden", message: "Diese Seite gibt es nicht."}
+	mux.Handle("/portal/", s.wrap(func(w http.ResponseWriter, r *http.Request, _ *page) error {
+		return &pageError{status: http.StatusNotFound, title: "err.not_found.title", message: "err.not_found"}
 	}))
 }
 
-// handler is a portal handler; a refusal is a *pageError.
-type handler func(w http.ResponseWriter, r *http.Request) error
+// handler is a portal handler; a refusal is a *pageError. p starts in the browser's
+// language; withSession sets the person's.
+type handler func(w http.ResponseWriter, r *http.Request, p *page) error
 
 // wrap sets the headers every portal answer carries, refuses cross-site POSTs and
 // writes the handler's error.
@@ -108,15 +118,16 @@ func (s *Server) wrap(h handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Add("Vary", "Accept")
+		hd.Add("Vary", "Accept-Language")
+		p := &page{lang: s.acceptLang(r)}
 		var err error
 		if r.Method == http.MethodPost && !s.sameOrigin(r) {
-			err = &pageError{status: http.StatusForbidden, title: "Anfrage abgelehnt",
-				message: "Diese Anfrage kam von einer anderen Website und wurde abgelehnt."}
+			err = &pageError{status: http.StatusForbidden, title: "err.cross_site.title", message: "err.cross_site"}
 		} else {
-			err = h(w, r)
+			err = h(w, r, p)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.writeError(w, r, p, err)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package portal
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -79,12 +78,12 @@ func view(g store.PortalRegister, today time.Time) registerView {
 func (s *Server) today() (time.Time, error) { return plausibility.Today(s.now()) }
 
 // readingsPage is GET /portal/readings: the active customer's portal registers.
-func (s *Server) readingsPage(w http.ResponseWriter, r *http.Request, sess store.Session, _ string) error {
-	return s.renderReadings(w, r, sess, http.StatusOK, nil)
+func (s *Server) readingsPage(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, _ string) error {
+	return s.renderReadings(w, r, p, sess, http.StatusOK, nil)
 }
 
 // renderReadings answers the page; over carries the refused entry to show again.
-func (s *Server) renderReadings(w http.ResponseWriter, r *http.Request, sess store.Session, status int, over *registerView) error {
+func (s *Server) renderReadings(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, status int, over *registerView) error {
 	_, active, err := s.companyList(r, sess)
 	if err != nil {
 		return err
@@ -108,7 +107,7 @@ func (s *Server) renderReadings(w http.ResponseWriter, r *http.Request, sess sto
 		writeJSON(w, status, map[string]any{"customer": map[string]any{"customer_id": active.CustomerID, "name": active.Name}, "registers": views})
 		return nil
 	}
-	s.render(w, r, status, "readings", map[string]any{"Title": "Zählerstände", "Customer": active.Name, "Registers": views,
+	s.render(w, r, p, status, "readings", map[string]any{"Title": "readings.title", "Customer": active.Name, "Registers": views,
 		"Today": today.Format(time.DateOnly), "Saved": r.URL.Query().Get("saved") != ""})
 	return nil
 }
@@ -127,13 +126,13 @@ func parseDay(s string) (time.Time, bool) {
 // today, Europe/Berlin) and confirm_implausible. A plausible value is stored; an
 // implausible one is answered 422 with the rule's hint and stored, flagged, only when
 // confirmed. After the period's release a correction is 409.
-func (s *Server) enterReading(w http.ResponseWriter, r *http.Request, sess store.Session, id string) error {
+func (s *Server) enterReading(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, id string) error {
 	f, err := fields(w, r, "register_id", "value", "read_on", "confirm_implausible")
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	notFound := &pageError{status: http.StatusNotFound, title: "Nicht gefunden", message: "Dieses Zählwerk gibt es in Ihrem Zugang nicht."}
+	notFound := &pageError{status: http.StatusNotFound, title: "err.not_found.title", message: "err.no_register"}
 	regID, err := strconv.ParseInt(strings.TrimSpace(f["register_id"]), 10, 64)
 	if err != nil {
 		return notFound
@@ -161,16 +160,16 @@ func (s *Server) enterReading(w http.ResponseWriter, r *http.Request, sess store
 			writeJSON(w, status, body)
 			return nil
 		}
-		return s.renderReadings(w, r, sess, status, &registerView{RegisterID: regID, Hint: hint, Value: value, ReadOn: readOn, Confirm: confirmable})
+		return s.renderReadings(w, r, p, sess, status, &registerView{RegisterID: regID, Hint: hint, Value: value, ReadOn: readOn, Confirm: confirmable})
 	}
 	if releasedThisPeriod(g, today) {
-		return refuse(http.StatusConflict, "", "Der Zählerstand für diesen Zeitraum ist bereits zur Abrechnung freigegeben und kann im Portal nicht mehr geändert werden.", false)
+		return refuse(http.StatusConflict, "", s.say(r, p, "readings.locked"), false)
 	}
 	day := today
 	if readOn != "" {
 		var ok bool
 		if day, ok = parseDay(readOn); !ok {
-			return refuse(http.StatusUnprocessableEntity, string(plausibility.Format), fmt.Sprintf("„%s“ ist kein Datum: bitte als TT.MM.JJJJ angeben.", readOn), false)
+			return refuse(http.StatusUnprocessableEntity, string(plausibility.Format), s.say(r, p, "readings.bad_date", readOn), false)
 		}
 	}
 	raw, err := store.PlausibilityOverrides(ctx, s.db, sess.TenantID)
@@ -195,7 +194,7 @@ func (s *Server) enterReading(w http.ResponseWriter, r *http.Request, sess store
 	res := engine.Check(plausibility.Register{Digits: g.Digits, Decimals: g.Decimals, Unit: unit}, h, plausibility.Reading{Value: value, ReadOn: day}, today)
 	finding, bad := res.Decisive()
 	if bad && (finding.Rule == plausibility.Format || !confirm) {
-		return refuse(http.StatusUnprocessableEntity, string(finding.Rule), finding.Message, finding.Rule != plausibility.Format)
+		return refuse(http.StatusUnprocessableEntity, string(finding.Rule), finding.In(p.lang), finding.Rule != plausibility.Format)
 	}
 	contact, err := store.ContactOf(ctx, s.db, sess.TenantID, sess.IdentityID, sess.CustomerID)
 	if err != nil {

@@ -1,12 +1,14 @@
 package portal
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"net/http"
 
 	"portalwerk/store"
+	"portalwerk/templates"
 )
 
 // cookieName is the session cookie; under https the __Host- prefix pins it to this host,
@@ -61,13 +63,13 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, n store.Ne
 	return nil
 }
 
-// sessionHandler is a handler of a logged-in person.
-type sessionHandler func(w http.ResponseWriter, r *http.Request, sess store.Session, id string) error
+// sessionHandler is a handler of a logged-in person; p is in the person's language.
+type sessionHandler func(w http.ResponseWriter, r *http.Request, p *page, sess store.Session, id string) error
 
 // withSession lets only requests with a live session through; until the password is
 // set, only the password page (passwordPage) is open.
 func (s *Server) withSession(passwordPage bool, h sessionHandler) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request, p *page) error {
 		id := s.cookieID(r)
 		if id == "" {
 			return s.noSession(w, r)
@@ -80,11 +82,25 @@ func (s *Server) withSession(passwordPage bool, h sessionHandler) handler {
 		if err != nil {
 			return err
 		}
+		if err := s.personal(r.Context(), p, sess.TenantID, sess.CustomerID); err != nil {
+			return err
+		}
 		if sess.MustChangePassword && !passwordPage {
 			return errChangePassword
 		}
-		return h(w, r, sess, id)
+		return h(w, r, p, sess, id)
 	}
+}
+
+// personal writes p in the customer's language (its locale, else the tenant's, as the
+// mails are) and names the tenant in the header.
+func (s *Server) personal(ctx context.Context, p *page, tenantID, customerID int64) error {
+	info, err := store.GetPortalPage(ctx, s.db, tenantID, customerID)
+	if err != nil {
+		return err
+	}
+	p.lang, p.tenant = templates.Lang(info.Locale), info.TenantName
+	return nil
 }
 
 // noSession sends a browser asking for a page to the login form; everything else is 401.

@@ -70,15 +70,26 @@ func BurnPasswordCheck(pw string) { VerifyPassword(dummyHash(), pw) }
 // PasswordProblem returns why pw is refused as a portal password, as a German sentence,
 // or "" when it is fine. email and loginID are the person's own (either may be empty).
 func PasswordProblem(pw, confirm, email, loginID string) string {
+	return PasswordProblemIn("de", pw, confirm, email, loginID)
+}
+
+// PasswordProblemIn is PasswordProblem in lang: English for "en", else German.
+func PasswordProblemIn(lang, pw, confirm, email, loginID string) string {
+	say := func(de, en string) string {
+		if lang == "en" {
+			return en
+		}
+		return de
+	}
 	switch {
 	case utf8.RuneCountInString(pw) < MinPasswordLen:
-		return fmt.Sprintf("Das Passwort muss mindestens %d Zeichen lang sein.", MinPasswordLen)
+		return fmt.Sprintf(say("Das Passwort muss mindestens %d Zeichen lang sein.", "The password must be at least %d characters long."), MinPasswordLen)
 	case pw != confirm:
-		return "Die beiden Passwörter stimmen nicht überein."
+		return say("Die beiden Passwörter stimmen nicht überein.", "The two passwords do not match.")
 	case email != "" && strings.EqualFold(strings.TrimSpace(pw), strings.TrimSpace(email)):
-		return "Das Passwort darf nicht Ihre E-Mail-Adresse sein."
+		return say("Das Passwort darf nicht Ihre E-Mail-Adresse sein.", "The password must not be your e-mail address.")
 	case loginID != "" && strings.EqualFold(strings.TrimSpace(pw), strings.TrimSpace(loginID)):
-		return "Das Passwort darf nicht Ihre Login-ID sein."
+		return say("Das Passwort darf nicht Ihre Login-ID sein.", "The password must not be your login ID.")
 	}
 	return ""
 }

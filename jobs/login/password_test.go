@@ -45,3 +45,19 @@ func TestPasswordProblem(t *testing.T) {
 		}
 	}
 }
+
+// The English sentences name the same reasons, and the rules are the same.
+func TestPasswordProblemInEnglish(t *testing.T) {
+	for _, tc := range []struct{ pw, confirm, want string }{
+		{"kurz", "kurz", "at least 10 characters"},
+		{"lang-genug-123", "lang-genug-124", "do not match"},
+		{"Anna.Muster@Example.de", "Anna.Muster@Example.de", "e-mail address"},
+		{"K-100200300", "K-100200300", "login ID"},
+		{"ein gutes Passwort", "ein gutes Passwort", ""},
+	} {
+		got := PasswordProblemIn("en", tc.pw, tc.confirm, "anna.muster@example.de", "k-100200300")
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("PasswordProblemIn(en, %q, %q) = %q, want %q", tc.pw, tc.confirm, got, tc.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Berlin also where the system has no zoneinfo
+
+	"portalwerk/templates"
 )
 
 // Rule names a check; its id is what hints, protocols and parameters name.
@@ -152,7 +154,16 @@ type Reading struct {
 type Finding struct {
 	Rule     Rule     `json:"rule"`
 	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
+	Message  string   `json:"message"` // German, as the release protocol keeps it
+	english  string
+}
+
+// In is the finding's message in lang ("de" or "en", as templates.Lang names them).
+func (f Finding) In(lang string) string {
+	if lang == "en" && f.english != "" {
+		return f.english
+	}
+	return f.Message
 }
 
 // Result is what the rules found.
@@ -185,19 +196,24 @@ func days(from, to time.Time) int64 { return int64(day(to).Sub(day(from)).Hours(
 // checked on (Europe/Berlin in the callers).
 func (e *Engine) Check(reg Register, h History, rd Reading, today time.Time) Result {
 	var res Result
-	add := func(rule Rule, format string, args ...any) {
+	// add records a finding in German and English: args gives the arguments of both
+	// formats, written in the language's notation.
+	add := func(rule Rule, de, en string, args func(lang string) []any) {
 		res.Findings = append(res.Findings, Finding{Rule: rule, Severity: e.c.severity[rule],
-			Message: fmt.Sprintf("Regel „%s“: ", rule) + fmt.Sprintf(format, args...)})
+			Message: fmt.Sprintf("Regel „%s“: ", rule) + fmt.Sprintf(de, args("de")...),
+			english: fmt.Sprintf("Rule “%s”: ", rule) + fmt.Sprintf(en, args("en")...)})
 	}
 	v, ok := ParseValue(rd.Value, reg.Digits, reg.Decimals)
 	if !ok {
 		add(Format, "„%s“ ist kein gültiger Zählerstand für dieses Zählwerk: erlaubt sind höchstens %d Stellen vor und %d nach dem Komma.",
-			strings.TrimSpace(rd.Value), reg.Digits, reg.Decimals)
+			"“%s” is not a valid reading for this register: at most %d digits before and %d after the decimal point are allowed.",
+			func(string) []any { return []any{strings.TrimSpace(rd.Value), reg.Digits, reg.Decimals} })
 		return res
 	}
 	res.Value = v
 	if day(rd.ReadOn).After(day(today)) {
-		add(Format, "Das Ablesedatum %s liegt in der Zukunft.", germanDate(rd.ReadOn))
+		add(Format, "Das Ablesedatum %s liegt in der Zukunft.", "The reading date %s is in the future.",
+			func(l string) []any { return []any{templates.Date(l, rd.ReadOn)} })
 		return res
 	}
 	if h.Count == 0 {
@@ -208,7 +224,9 @@ func (e *Engine) Check(reg Register, h History, rd Reading, today time.Time) Res
 		panic(fmt.Sprintf("plausibility: stored reading %q is not a number", h.Last))
 	}
 	if day(rd.ReadOn).Before(day(h.LastOn)) {
-		add(Format, "Das Ablesedatum %s liegt vor dem letzten freigegebenen Zählerstand vom %s.", germanDate(rd.ReadOn), germanDate(h.LastOn))
+		add(Format, "Das Ablesedatum %s liegt vor dem letzten freigegebenen Zählerstand vom %s.",
+			"The reading date %s is before the last released reading of %s.",
+			func(l string) []any { return []any{templates.Date(l, rd.ReadOn), templates.Date(l, h.LastOn)} })
 		return res
 	}
 	since := days(h.LastOn, rd.ReadOn)
@@ -236,7 +254,11 @@ func (e *Engine) Check(reg Register, h History, rd Reading, today time.Time) Res
 		}
 		if wrapped.Cmp(limit) > 0 {
 			add(Monotonic, "Der Zählerstand %s ist kleiner als der letzte freigegebene Zählerstand %s vom %s. Ein Zählwerk läuft nur vorwärts (ein Überlauf über %s hinaus wäre ein Verbrauch von %s, mehr als plausibel).",
-				amount(v, reg), amount(last, reg), germanDate(h.LastOn), amount(pow10(reg.Digits), Register{Decimals: 0, Unit: reg.Unit}), amount(wrapped, reg))
+				"The reading %s is below the last released reading %s of %s. A register only counts up (an overflow past %s would mean a consumption of %s, more than plausible).",
+				func(l string) []any {
+					return []any{amount(l, v, reg), amount(l, last, reg), templates.Date(l, h.LastOn),
+						amount(l, pow10(reg.Digits), Register{Decimals: 0, Unit: reg.Unit}), amount(l, wrapped, reg)}
+				})
 			return res
 		}
 		c = wrapped
@@ -244,22 +266,29 @@ func (e *Engine) Check(reg Register, h History, rd Reading, today time.Time) Res
 	res.Consumption = c
 	if c.Sign() == 0 {
 		add(Zero, "Seit dem letzten freigegebenen Zählerstand vom %s (%s) wurde nichts verbraucht. Bitte prüfen Sie, ob Sie das richtige Zählwerk abgelesen haben.",
-			germanDate(h.LastOn), amount(last, reg))
+			"Nothing was consumed since the last released reading of %s (%s). Please check that you read the right register.",
+			func(l string) []any { return []any{templates.Date(l, h.LastOn), amount(l, last, reg)} })
 	}
 	if res.Expected == nil {
 		return res
 	}
 	if c.Cmp(new(big.Rat).Mul(res.Expected, e.c.maxFactor)) > 0 && c.Cmp(upper) > 0 {
 		add(MaxFactor, "Der Verbrauch von %s seit dem %s ist mehr als %s-mal so hoch wie erwartet (erwartet etwa %s).",
-			amount(c, reg), germanDate(h.LastOn), germanNumber(e.c.maxFactor.FloatString(2)), amount(res.Expected, reg))
+			"The consumption of %s since %s is more than %s times the expected (about %s).",
+			func(l string) []any {
+				return []any{amount(l, c, reg), templates.Date(l, h.LastOn), templates.Number(l, e.c.maxFactor.FloatString(2)), amount(l, res.Expected, reg)}
+			})
 	}
 	if c.Cmp(upper) > 0 || c.Cmp(lower) < 0 {
-		where := "über"
+		where := map[string]string{"de": "über", "en": "above"}
 		if c.Cmp(lower) < 0 {
-			where = "unter"
+			where = map[string]string{"de": "unter", "en": "below"}
 		}
 		add(Tolerance, "Der Verbrauch von %s seit dem %s liegt %s dem erwarteten Bereich von %s bis %s (erwartet etwa %s).",
-			amount(c, reg), germanDate(h.LastOn), where, amount(lower, reg), amount(upper, reg), amount(res.Expected, reg))
+			"The consumption of %s since %s is %s the expected range of %s to %s (about %s expected).",
+			func(l string) []any {
+				return []any{amount(l, c, reg), templates.Date(l, h.LastOn), where[l], amount(l, lower, reg), amount(l, upper, reg), amount(l, res.Expected, reg)}
+			})
 	}
 	return res
 }
@@ -330,37 +359,14 @@ func allDigits(s string) bool {
 // take it (a decimal point, no separators).
 func FormatValue(v *big.Rat, decimals int) string { return v.FloatString(decimals) }
 
-// amount is a value in German notation with the register's decimals and unit.
-func amount(v *big.Rat, reg Register) string {
-	s := germanNumber(v.FloatString(reg.Decimals))
+// amount is a value in lang's notation with the register's decimals and unit.
+func amount(lang string, v *big.Rat, reg Register) string {
+	s := templates.Number(lang, v.FloatString(reg.Decimals))
 	if reg.Unit != "" {
 		s += " " + reg.Unit
 	}
 	return s
 }
-
-// germanNumber turns "12345.50" into "12.345,50".
-func germanNumber(s string) string {
-	intPart, frac, hasFrac := strings.Cut(s, ".")
-	neg := strings.HasPrefix(intPart, "-")
-	intPart = strings.TrimPrefix(intPart, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte('.')
-		}
-		b.WriteRune(r)
-	}
-	if hasFrac {
-		b.WriteString("," + frac)
-	}
-	return b.String()
-}
-
-func germanDate(t time.Time) string { return t.Format("02.01.2006") }
 
 // Today is the date in Europe/Berlin at now: the users' day, for the format rule.
 func Today(now time.Time) (time.Time, error) {

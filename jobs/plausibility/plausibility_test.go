@@ -188,6 +188,51 @@ func TestMessagesAreGerman(t *testing.T) {
 	}
 }
 
+// A finding in English: English notation for numbers and dates, German kept in Message
+// (the release protocol's language).
+func TestMessagesInEnglish(t *testing.T) {
+	e, _ := New(Defaults())
+	reg := Register{Digits: 6, Decimals: 1, Unit: "kWh"}
+	h := History{Count: 2, Last: "12000", LastOn: date("2026-01-11"), FirstOn: date("2026-01-01"), Consumption: "1000"}
+	d, _ := e.Check(reg, h, Reading{Value: "12300", ReadOn: date("2026-01-21")}, today).Decisive()
+	want := "Rule “tolerance”: The consumption of 300.0 kWh since 11 Jan 2026 is below the expected range of 600.0 kWh to 1,600.0 kWh (about 1,000.0 kWh expected)."
+	if got := d.In("en"); got != want {
+		t.Errorf("message\n got %s\nwant %s", got, want)
+	}
+	if d.In("de") != d.Message || !strings.HasPrefix(d.Message, "Regel „tolerance“: Der Verbrauch von 300,0 kWh seit dem 11.01.2026 liegt unter dem erwarteten Bereich") {
+		t.Errorf("German message %q", d.In("de"))
+	}
+	// Every rule's English sentence is English.
+	cases := []struct {
+		reg   Register
+		h     History
+		value string
+		on    string
+	}{
+		{kwh, tenDays("1000"), "12,3,4", "2026-01-21"},
+		{kwh, tenDays("1000"), "1100", "2026-03-01"},
+		{kwh, tenDays("1000"), "1100", "2026-01-05"},
+		{kwh, tenDays("1000"), "900", "2026-01-21"},
+		{kwh, tenDays("1000"), "1000", "2026-01-21"},
+		{kwh, tenDays("1000"), "2000", "2026-01-21"},
+		{kwh, tenDays("1000"), "1010", "2026-01-21"},
+	}
+	seen := map[Rule]bool{}
+	for _, c := range cases {
+		for _, f := range e.Check(c.reg, c.h, Reading{Value: c.value, ReadOn: date(c.on)}, today).Findings {
+			seen[f.Rule] = true
+			if en := f.In("en"); en == f.Message || strings.ContainsAny(en, "äöüß„") || strings.Contains(en, "Regel") {
+				t.Errorf("%s: English message %q", f.Rule, en)
+			}
+		}
+	}
+	for _, r := range []Rule{Format, Monotonic, Zero, MaxFactor, Tolerance} {
+		if !seen[r] {
+			t.Errorf("no case found rule %s", r)
+		}
+	}
+}
+
 // sameDecision checks that Decide answers as Check does, and that its integer path
 // lets a reading pass exactly when no rule fails.
 func sameDecision(t *testing.T, e *Engine, reg Register, h History, rd Reading) (passed bool) {
