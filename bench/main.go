@@ -66,7 +66,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the database "+benchDB+" afterwards")
 	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
 	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
-	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode)")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
 	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
@@ -77,6 +77,16 @@ func main() {
 	moved := flag.Int("moved", 500000, "with -transfer: customers imported into one account with transfer=move, transfer_related=true (3 appointments each)")
 	passwords := flag.Int("passwords", 100000, "with -transfer: rows with passwords")
 	flag.Parse()
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *transfer {
 		if err := runTransfer(context.Background(), *admin, *book, *moved, *passwords, *keep); err != nil {
 			fail(err)
@@ -117,16 +127,6 @@ func main() {
 		fail(errors.New("-rounds must be at least 1"))
 	}
 	if *readers {
-		if *cpuprofile != "" {
-			pf, err := os.Create(*cpuprofile)
-			if err != nil {
-				fail(err)
-			}
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				fail(err)
-			}
-			defer pprof.StopCPUProfile()
-		}
 		if err := runReaders(*rows, *rounds, !*noExcelize); err != nil {
 			pprof.StopCPUProfile()
 			fail(err)
