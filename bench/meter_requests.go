@@ -16,12 +16,20 @@ import (
 	"portalwerk/store"
 )
 
+// The meter-request run's mail rate, at least this share of the invitation batch's.
+const minMeterRatio = 0.8
+
+// defaultBenchConns is the connections both mail runs use (the workers' default).
+const defaultBenchConns = 4
+
 // meterRequestsDB is the meter-request benchmark's own database.
 const meterRequestsDB = "portalwerk_bench_meter_requests"
 
 // runMeterRequests measures one meter-request run over contracts portal contracts with
 // two registers and one contact each: the portal-ready check, the recipients and one
-// mail per contact to an SMTP sink on loopback.
+// mail per contact to an SMTP sink on loopback; then, in the same database and against
+// the same sink, an invitation batch of as many customers (the contacts' addresses), so
+// the two mail rates are compared in one run.
 func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep bool) error {
 	db, _, drop, err := benchDatabase(ctx, adminURL, meterRequestsDB, keep)
 	if err != nil {
@@ -59,7 +67,7 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 	if err != nil {
 		return err
 	}
-	w := &jobs.MeterRequestsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: "http://localhost:8080"}
+	w := &jobs.MeterRequestsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: "http://localhost:8080", Connections: defaultBenchConns}
 	id := store.NewID()
 	a := jobs.MeterRequests{RunID: id, TenantID: acc.TenantID}
 	payload, _ := json.Marshal(a)
@@ -68,7 +76,7 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 		TaskQueue: a.Queue(), TaskID: a.TaskID(), TaskPayload: payload}); err != nil {
 		return err
 	}
-	fmt.Printf("meter requests: %d contracts × 2 registers, one contact each, 4 SMTP connections\n", contracts)
+	fmt.Printf("meter requests: %d contracts × 2 registers, one contact each, %d SMTP connections\n", contracts, defaultBenchConns)
 	t = time.Now()
 	if _, err := w.Work(ctx, &jobs.Task[jobs.MeterRequests]{Args: a, ID: a.TaskID(), Log: log}); err != nil {
 		return err
@@ -81,7 +89,27 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts int, keep 
 	if run.Status != store.RunDone || run.Counts["sent"] != int64(contracts) || sink.accepted.Load() != int64(contracts) {
 		return fmt.Errorf("meter-request run %s: %s %v, %d mails received", id, run.Status, run.Counts, sink.accepted.Load())
 	}
+	meterRate := float64(run.Counts["sent"]) / sec
 	fmt.Printf("meter request run: %.2f s, %.0f mails/s, %.0f contracts/s (sent %d, not ready %d)\n", sec,
-		float64(run.Counts["sent"])/sec, float64(contracts)/sec, run.Counts["sent"], run.Counts["not_ready"])
+		meterRate, float64(contracts)/sec, run.Counts["sent"], run.Counts["not_ready"])
+
+	if _, err := db.ExecContext(ctx, `UPDATE customers c SET email = p.email FROM contacts p WHERE p.customer_id = c.id AND c.account_id = $1`, acc.ID); err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE) customers`); err != nil {
+		return err
+	}
+	inviteRate, err := inviteRate(ctx, db, acc, sink, &jobs.InvitationsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: "http://localhost:8080",
+		Connections: defaultBenchConns}, contracts)
+	if err != nil {
+		return fmt.Errorf("invitations: %w", err)
+	}
+	ratio := meterRate / inviteRate
+	verdict := "NOT met"
+	if ratio >= minMeterRatio {
+		verdict = "met"
+	}
+	fmt.Printf("invitation batch of %d customers, same sink and connections: %.0f mails/s\n", contracts, inviteRate)
+	fmt.Printf("meter requests %.0f mails/s = %.2f × the invitation rate (target ≥ %.1f: %s)\n", meterRate, ratio, minMeterRatio, verdict)
 	return nil
 }
