@@ -8,7 +8,7 @@
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
 //	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
-//	go run ./bench -meter-requests       # only a meter-request run over 100,000 contracts
+//	go run ./bench -meter-requests       # only meter-request runs over 100,000 contracts, each against an invitation batch
 //	go run ./bench -transfer             # only the customers transfer and passwords
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
@@ -69,7 +69,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode)")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
-	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
+	meterRequests := flag.Bool("meter-requests", false, "only meter-request runs (-rounds, a new month each): -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink, each against an invitation batch of as many customers")
 	invite := flag.Bool("invite", false, "only the invitation batch: -rows invitations (default 100,000) to an SMTP sink in process, against a bare go-mail loop")
 	conns := flag.Int("conns", mailConnections(), "with -invite: the worker's parallel SMTP connections (default MAIL_CONNECTIONS, else 4)")
 	transfer := flag.Bool("transfer", false, "only the customers transfer: -book customers over 10 accounts, -moved of them moved into one, and -passwords rows with passwords")
@@ -94,7 +94,7 @@ func main() {
 		return
 	}
 	if *meterRequests {
-		if err := runMeterRequests(context.Background(), *admin, *contracts, *keep); err != nil {
+		if err := runMeterRequests(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
 			fail(err)
 		}
 		return
