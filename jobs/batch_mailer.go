@@ -138,8 +138,8 @@ func (m *batchMailer[R]) run(ctx context.Context) error {
 	}
 }
 
-// chunk is a claimed, committed part of the batch; err is its claim's (or the marks
-// committed with it).
+// chunk is a claimed, committed part of the batch; err is its claim's, or that of the
+// marks written beside the claim.
 type chunk[R any] struct {
 	recs []R
 	msgs []mail.Message
@@ -192,8 +192,8 @@ func (m *batchMailer[R]) sender(ctx context.Context) error {
 		}
 		if err != nil || ahead.err != nil || ctx.Err() != nil || len(ahead.recs) == 0 {
 			// The last chunk, or the sender stops: mark this one, hand the one claimed
-			// ahead back unsent. Nothing is claimed with these marks, so they need not
-			// wait for the WAL flush (a lost mark leaves rows claimed: never mailed again).
+			// ahead back unsent. No claim follows to flush these marks: one lost in a
+			// crash of PostgreSQL leaves its rows claimed, never mailed again.
 			merr := m.markAlone(dbctx, cur.recs, outs)
 			if len(ahead.recs) > 0 {
 				merr = errors.Join(merr, m.markAlone(dbctx, ahead.recs, make([]mailOutcome, len(ahead.recs))))
