@@ -162,18 +162,26 @@ func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep 
 // inviteRate runs an invitation batch of the account's uninvited customers (n of them)
 // through w and returns its mails/s, the selection included.
 func inviteRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *discardSink, w *jobs.InvitationsWorker, n int) (float64, error) {
-	id := store.NewID()
-	a := jobs.InvitationsSend{RunID: id, TenantID: acc.TenantID}
+	a := jobs.InvitationsSend{RunID: store.NewID(), TenantID: acc.TenantID}
+	return mailRunRate(ctx, db, acc, sink, store.RunInvitations, `{"all_uninvited":true}`, a.RunID, a, n, func() error {
+		_, err := w.Work(ctx, &jobs.Task[jobs.InvitationsSend]{Args: a, ID: a.TaskID(), Log: slog.New(slog.DiscardHandler)})
+		return err
+	})
+}
+
+// mailRunRate records job run id (kind, params) for the task a, times work on it, checks
+// that the run is done with n mails sent and accepted by the sink, and returns mails/s.
+func mailRunRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *discardSink, kind store.RunKind, params, id string,
+	a jobs.Args, n int, work func() error) (float64, error) {
 	payload, _ := json.Marshal(a)
 	if err := store.CreateRun(ctx, db, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
-		Kind: store.RunInvitations, Params: json.RawMessage(`{"all_uninvited":true}`), TaskType: a.TaskType(),
-		TaskQueue: a.Queue(), TaskID: a.TaskID(), TaskPayload: payload}); err != nil {
+		Kind: kind, Params: json.RawMessage(params), TaskType: a.TaskType(), TaskQueue: a.Queue(), TaskID: a.TaskID(),
+		TaskPayload: payload}); err != nil {
 		return 0, err
 	}
-	log := slog.New(slog.DiscardHandler)
 	before := sink.accepted.Load()
 	start := time.Now()
-	if _, err := w.Work(ctx, &jobs.Task[jobs.InvitationsSend]{Args: a, ID: a.TaskID(), Log: log}); err != nil {
+	if err := work(); err != nil {
 		return 0, err
 	}
 	sec := time.Since(start).Seconds()
@@ -182,7 +190,7 @@ func inviteRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *disca
 		return 0, err
 	}
 	if got := sink.accepted.Load() - before; run.Status != store.RunDone || run.Counts["sent"] != int64(n) || got != int64(n) {
-		return 0, fmt.Errorf("invitation run %s: %s %v, %d mails accepted", id, run.Status, run.Counts, got)
+		return 0, fmt.Errorf("%s run %s: %s %v, %d mails accepted", kind, id, run.Status, run.Counts, got)
 	}
 	return float64(n) / sec, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,28 +23,11 @@ const minMeterRatio = 0.8
 // meterRequestRate runs a meter request of every contract for period through w and
 // returns its mails/s (the portal-ready check and the recipients included).
 func meterRequestRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *discardSink, w *jobs.MeterRequestsWorker, period string, contracts int) (float64, error) {
-	id := store.NewID()
-	a := jobs.MeterRequests{RunID: id, TenantID: acc.TenantID}
-	payload, _ := json.Marshal(a)
-	if err := store.CreateRun(ctx, db, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
-		Kind: store.RunMeterRequests, Params: json.RawMessage(`{"period":"` + period + `","all":true}`), TaskType: a.TaskType(),
-		TaskQueue: a.Queue(), TaskID: a.TaskID(), TaskPayload: payload}); err != nil {
-		return 0, err
-	}
-	before := sink.accepted.Load()
-	t := time.Now()
-	if _, err := w.Work(ctx, &jobs.Task[jobs.MeterRequests]{Args: a, ID: a.TaskID(), Log: slog.New(slog.DiscardHandler)}); err != nil {
-		return 0, err
-	}
-	sec := time.Since(t).Seconds()
-	run, err := store.RunByID(ctx, db, id)
-	if err != nil {
-		return 0, err
-	}
-	if got := sink.accepted.Load() - before; run.Status != store.RunDone || run.Counts["sent"] != int64(contracts) || got != int64(contracts) {
-		return 0, fmt.Errorf("meter-request run %s: %s %v, %d mails received", id, run.Status, run.Counts, got)
-	}
-	return float64(contracts) / sec, nil
+	a := jobs.MeterRequests{RunID: store.NewID(), TenantID: acc.TenantID}
+	return mailRunRate(ctx, db, acc, sink, store.RunMeterRequests, `{"period":"`+period+`","all":true}`, a.RunID, a, contracts, func() error {
+		_, err := w.Work(ctx, &jobs.Task[jobs.MeterRequests]{Args: a, ID: a.TaskID(), Log: slog.New(slog.DiscardHandler)})
+		return err
+	})
 }
 
 // defaultBenchConns is the connections both mail runs use (the workers' default).
