@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/jmoiron/sqlx"
 	gomail "github.com/wneessen/go-mail"
 
 	"portalwerk/jobs"
@@ -124,29 +125,7 @@ func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep 
 		if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE) customers`); err != nil {
 			return 0, err
 		}
-		id := store.NewID()
-		a := jobs.InvitationsSend{RunID: id, TenantID: acc.TenantID}
-		payload, _ := json.Marshal(a)
-		if err := store.CreateRun(ctx, db, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
-			Kind: store.RunInvitations, Params: json.RawMessage(`{"all_uninvited":true}`), TaskType: a.TaskType(),
-			TaskQueue: a.Queue(), TaskID: a.TaskID(), TaskPayload: payload}); err != nil {
-			return 0, err
-		}
-		w := &jobs.InvitationsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: inviteBase, Connections: c}
-		before := sink.accepted.Load()
-		start := time.Now()
-		if _, err := w.Work(ctx, &jobs.Task[jobs.InvitationsSend]{Args: a, ID: a.TaskID(), Log: log}); err != nil {
-			return 0, err
-		}
-		sec := time.Since(start).Seconds()
-		run, err := store.RunByID(ctx, db, id)
-		if err != nil {
-			return 0, err
-		}
-		if got := sink.accepted.Load() - before; run.Status != store.RunDone || run.Counts["sent"] != int64(n) || got != int64(n) {
-			return 0, fmt.Errorf("invitation run %s: %s %v, %d mails accepted", id, run.Status, run.Counts, got)
-		}
-		return float64(n) / sec, nil
+		return inviteRate(ctx, db, acc, sink, &jobs.InvitationsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: inviteBase, Connections: c}, n)
 	}
 	fmt.Printf("invite: %d invitations to a go-smtp sink on loopback (accept and discard), %d rounds; MAIL_CONNECTIONS=%d\n", n, rounds, conns)
 	var bare, one, many []float64
@@ -178,6 +157,42 @@ func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep 
 		mb, mo, mo/mb, minInviteRatioOne, verdict(mo/mb >= minInviteRatioOne), conns, mm, mm/mb, verdict(mm/mb > 1))
 	fmt.Printf("  mean message size %.0f bytes\n", float64(sink.bytes.Load())/float64(sink.accepted.Load()))
 	return nil
+}
+
+// inviteRate runs an invitation batch of the account's uninvited customers (n of them)
+// through w and returns its mails/s, the selection included.
+func inviteRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *discardSink, w *jobs.InvitationsWorker, n int) (float64, error) {
+	a := jobs.InvitationsSend{RunID: store.NewID(), TenantID: acc.TenantID}
+	return mailRunRate(ctx, db, acc, sink, store.RunInvitations, `{"all_uninvited":true}`, a.RunID, a, n, func() error {
+		_, err := w.Work(ctx, &jobs.Task[jobs.InvitationsSend]{Args: a, ID: a.TaskID(), Log: slog.New(slog.DiscardHandler)})
+		return err
+	})
+}
+
+// mailRunRate records job run id (kind, params) for the task a, times work on it, checks
+// that the run is done with n mails sent and accepted by the sink, and returns mails/s.
+func mailRunRate(ctx context.Context, db *sqlx.DB, acc store.Account, sink *discardSink, kind store.RunKind, params, id string,
+	a jobs.Args, n int, work func() error) (float64, error) {
+	payload, _ := json.Marshal(a)
+	if err := store.CreateRun(ctx, db, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
+		Kind: kind, Params: json.RawMessage(params), TaskType: a.TaskType(), TaskQueue: a.Queue(), TaskID: a.TaskID(),
+		TaskPayload: payload}); err != nil {
+		return 0, err
+	}
+	before := sink.accepted.Load()
+	start := time.Now()
+	if err := work(); err != nil {
+		return 0, err
+	}
+	sec := time.Since(start).Seconds()
+	run, err := store.RunByID(ctx, db, id)
+	if err != nil {
+		return 0, err
+	}
+	if got := sink.accepted.Load() - before; run.Status != store.RunDone || run.Counts["sent"] != int64(n) || got != int64(n) {
+		return 0, fmt.Errorf("%s run %s: %s %v, %d mails accepted", kind, id, run.Status, run.Counts, got)
+	}
+	return float64(n) / sec, nil
 }
 
 // bareLoop sends n invitations, rendered from the same templates with a sealed link

@@ -8,7 +8,7 @@
 //	go run ./bench -readers              # only the xlsx readers, no database
 //	go run ./bench -release              # only the release of 200,000 meter readings
 //	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
-//	go run ./bench -meter-requests       # only a meter-request run over 100,000 contracts
+//	go run ./bench -meter-requests       # only meter-request runs over 100,000 contracts, each against an invitation batch
 //	go run ./bench -transfer             # only the customers transfer and passwords
 //
 // It creates (drops first) the database portalwerk_bench; -keep leaves it behind.
@@ -66,10 +66,10 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the database "+benchDB+" afterwards")
 	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
 	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
-	cpuprofile := flag.String("cpuprofile", "", "with -readers: write a CPU profile here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode)")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
-	meterRequests := flag.Bool("meter-requests", false, "only a meter-request run: -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink")
+	meterRequests := flag.Bool("meter-requests", false, "only meter-request runs (-rounds, a new month each): -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink, each against an invitation batch of as many customers")
 	invite := flag.Bool("invite", false, "only the invitation batch: -rows invitations (default 100,000) to an SMTP sink in process, against a bare go-mail loop")
 	conns := flag.Int("conns", mailConnections(), "with -invite: the worker's parallel SMTP connections (default MAIL_CONNECTIONS, else 4)")
 	transfer := flag.Bool("transfer", false, "only the customers transfer: -book customers over 10 accounts, -moved of them moved into one, and -passwords rows with passwords")
@@ -77,6 +77,16 @@ func main() {
 	moved := flag.Int("moved", 500000, "with -transfer: customers imported into one account with transfer=move, transfer_related=true (3 appointments each)")
 	passwords := flag.Int("passwords", 100000, "with -transfer: rows with passwords")
 	flag.Parse()
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *transfer {
 		if err := runTransfer(context.Background(), *admin, *book, *moved, *passwords, *keep); err != nil {
 			fail(err)
@@ -84,7 +94,7 @@ func main() {
 		return
 	}
 	if *meterRequests {
-		if err := runMeterRequests(context.Background(), *admin, *contracts, *keep); err != nil {
+		if err := runMeterRequests(context.Background(), *admin, *contracts, *rounds, *keep); err != nil {
 			fail(err)
 		}
 		return
@@ -117,16 +127,6 @@ func main() {
 		fail(errors.New("-rounds must be at least 1"))
 	}
 	if *readers {
-		if *cpuprofile != "" {
-			pf, err := os.Create(*cpuprofile)
-			if err != nil {
-				fail(err)
-			}
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				fail(err)
-			}
-			defer pprof.StopCPUProfile()
-		}
 		if err := runReaders(*rows, *rounds, !*noExcelize); err != nil {
 			pprof.StopCPUProfile()
 			fail(err)

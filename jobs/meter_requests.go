@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -111,17 +110,17 @@ func ParsePeriod(s string) (store.Periods, error) {
 // most; the release of the period's readings revokes it earlier.
 const meterLinkGrace = 60 * 24 * time.Hour
 
-// MeterRequestsWorker mails meter requests, manual and periodic. Like the invitation
-// sender, each of Connections senders keeps one SMTP connection and repeats: claim a
-// few due recipients (claimed in PostgreSQL before the mail is sent), mint their links,
-// send, mark them sent, failed, or due again after a back-off.
+// MeterRequestsWorker mails meter requests, manual and periodic, through the same batch
+// mailer as invitations (batchMailer): each of Connections senders keeps one SMTP
+// connection, claims due recipients (in PostgreSQL, before the mail is sent), mints
+// their links, sends, and marks them sent, failed, or due again after a back-off.
 type MeterRequestsWorker struct {
 	DB          *sqlx.DB
 	Mail        mail.Sender
 	Keys        *login.Keys
 	BaseURL     string
 	Connections int // 0 = 4
-	Batch       int // 0 = 25
+	Batch       int // recipients claimed and not yet marked per connection, at most; 0 = 200
 	MaxAttempts int // 0 = 5
 	Backoff     func(attempt int) time.Duration
 	Now         func() time.Time
@@ -185,10 +184,23 @@ func (w *MeterRequestsWorker) request(ctx context.Context, log *slog.Logger, bat
 	if err != nil {
 		return nil, err
 	}
-	s := &meterSender{w: w, log: log, tenant: scope.TenantID, tenantName: tenant.Name, batch: batch, runID: runID, tmpl: tmpl}
-	p, err := s.run(ctx)
+	t := &meterTable{w: w, tenant: scope.TenantID, tenantName: tenant.Name, batch: batch, runID: runID, tmpl: tmpl}
+	m := &batchMailer[meterRow]{DB: w.DB, Mail: w.Mail, Log: log, What: "meter request", Table: t,
+		Connections: w.Connections, Batch: w.Batch, MaxAttempts: w.MaxAttempts, Backoff: w.Backoff, Now: w.Now}
+	if runID != nil {
+		m.Progress = func(ctx context.Context) { t.recordProgress(ctx, log) }
+	}
+	if err := m.run(ctx); err != nil {
+		return nil, err
+	}
+	p, err := store.GetMeterProgress(ctx, w.DB, scope.TenantID, batch)
 	if err != nil {
 		return nil, err
+	}
+	if runID != nil {
+		if err := store.SetRunProgress(ctx, w.DB, *runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts); err != nil {
+			return nil, err
+		}
 	}
 	return store.RunCounts{"contracts": ready.Contracts, "not_ready": ready.NotReady, "contacts": p.Contacts,
 		"sent": p.Sent, "failed": p.Failed}, nil
@@ -234,10 +246,9 @@ func (t meterTemplate) message(lang, tenant, link, id, to string) mail.Message {
 	return mail.Message{To: to, Subject: subject, HTML: strings.ReplaceAll(body, "#URL#", html.EscapeString(link)), Text: text, ID: id}
 }
 
-// meterSender mails one batch.
-type meterSender struct {
+// meterTable is one batch's meter_request_recipients for the batch mailer.
+type meterTable struct {
 	w          *MeterRequestsWorker
-	log        *slog.Logger
 	tenant     int64
 	tenantName string
 	batch      string
@@ -245,144 +256,85 @@ type meterSender struct {
 	tmpl       meterTemplate
 }
 
-func (s *meterSender) run(ctx context.Context) (store.MeterProgress, error) {
-	for {
-		if n, err := store.AbandonClaimedMeterRecipients(ctx, s.w.DB, s.tenant, s.batch, meterUncertainMessage); err != nil {
-			return store.MeterProgress{}, err
-		} else if n > 0 {
-			s.log.WarnContext(ctx, "meter requests claimed by an interrupted attempt are not sent again", slog.Int64("recipients", n))
-		}
-		p, err := store.GetMeterProgress(ctx, s.w.DB, s.tenant, s.batch)
-		if err != nil || p.Open == 0 {
-			return p, err
-		}
-		if s.runID != nil {
-			if err := store.SetRunProgress(ctx, s.w.DB, *s.runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts); err != nil {
-				return p, err
-			}
-		}
-		if p.NextAt != nil {
-			if wait := time.Until(*p.NextAt); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return p, context.Cause(ctx)
-				case <-time.After(wait):
-				}
-			}
-		}
-		n := s.w.Connections
-		if n <= 0 {
-			n = defaultMailConnections
-		}
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() { errs[i] = s.sender(ctx) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return p, err
-		}
-	}
+// meterRow is a claimed recipient with the token id of the link its mail carries.
+type meterRow struct {
+	store.MeterRecipient
+	token string
 }
 
-func (s *meterSender) now() time.Time {
-	if s.w.Now != nil {
-		return s.w.Now()
-	}
-	return time.Now()
-}
-
-// sender is one SMTP connection's loop.
-func (s *meterSender) sender(ctx context.Context) error {
-	batch := s.w.Batch
-	if batch <= 0 {
-		batch = defaultMailBatch
-	}
-	var conn mail.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	for {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		recs, err := store.ClaimMeterRecipients(context.WithoutCancel(ctx), s.w.DB, s.tenant, s.batch, batch)
-		if err != nil || len(recs) == 0 {
-			return err
-		}
-		mctx := context.WithoutCancel(ctx)
-		// Unsent rows go back as they were.
-		release := func(err error, recs []store.MeterRecipient) error {
-			outs := make([]store.MeterOutcome, len(recs))
-			for i, r := range recs {
-				outs[i] = store.MeterOutcome{ContactID: r.ContactID, Period: r.Period, Status: "pending", Error: err.Error()}
-			}
-			return errors.Join(err, store.MarkMeterRecipients(mctx, s.w.DB, s.tenant, outs))
-		}
-		msgs, toks, err := s.messages(ctx, recs)
-		if err != nil {
-			return release(err, recs)
-		}
-		if conn == nil {
-			if conn, err = s.w.Mail.Open(ctx); err != nil {
-				return release(err, recs)
-			}
-		}
-		results, err := conn.Send(ctx, msgs)
-		if err != nil {
-			return release(err, recs)
-		}
-		outs := make([]store.MeterOutcome, 0, len(recs))
-		for i, r := range recs {
-			o := s.outcome(r, results[i], toks[i])
-			outs = append(outs, o)
-			if results[i] != nil {
-				s.log.WarnContext(ctx, "meter request not sent", slog.Int64("contact_id", r.ContactID), slog.String("period", r.Period),
-					slog.Int("attempt", r.Attempt), slog.String("outcome", o.Status), slog.Any("err", results[i]))
-			}
-		}
-		if err := store.MarkMeterRecipients(mctx, s.w.DB, s.tenant, outs); err != nil {
-			return err
-		}
-	}
-}
-
-// outcome turns a mail's result into its row's next state.
-func (s *meterSender) outcome(r store.MeterRecipient, err error, token string) store.MeterOutcome {
-	o := store.MeterOutcome{ContactID: r.ContactID, Period: r.Period, Status: "sent", TokenID: token}
+func (t *meterTable) recordProgress(ctx context.Context, log *slog.Logger) {
+	p, err := store.GetMeterProgress(ctx, t.w.DB, t.tenant, t.batch)
 	if err == nil {
-		return o
+		err = store.SetRunProgress(ctx, t.w.DB, *t.runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts)
 	}
-	o.TokenID, o.Error = "", err.Error()
-	o.Status, o.RetryAt = retryOrFail(err, r.Attempt, s.w.MaxAttempts, s.w.Backoff, s.now())
-	return o
+	if err != nil && ctx.Err() == nil {
+		log.WarnContext(ctx, "record meter-request progress", slog.Any("err", err))
+	}
 }
 
-// messages mints each recipient's meter-entry link (recording its token id) and
-// builds the mails.
-func (s *meterSender) messages(ctx context.Context, recs []store.MeterRecipient) ([]mail.Message, []string, error) {
+// claim claims up to n due recipients, mints each one's meter-entry link and records
+// its token id in tx, and builds the mails.
+func (t *meterTable) claim(ctx context.Context, tx *sqlx.Tx, n int, _ time.Time) ([]meterRow, []mail.Message, error) {
+	recs, err := store.ClaimMeterRecipients(ctx, tx, t.tenant, t.batch, n)
+	if err != nil || len(recs) == 0 {
+		return nil, nil, err
+	}
+	rows := make([]meterRow, len(recs))
 	toks := make([]store.NewLoginToken, len(recs))
-	ids := make([]string, len(recs))
 	msgs := make([]mail.Message, len(recs))
 	for i, r := range recs {
 		expires := r.PeriodEnd.AddDate(0, 0, 1).Add(meterLinkGrace).Truncate(time.Second)
-		c := login.Claims{Tenant: s.tenant, Identity: r.IdentityID, Customer: r.CustomerID, Purpose: login.PurposeMeterEntry,
+		c := login.Claims{Tenant: t.tenant, Identity: r.IdentityID, Customer: r.CustomerID, Purpose: login.PurposeMeterEntry,
 			Expires: expires, TokenID: login.NewTokenID()}
-		tok, err := s.w.Keys.Seal(c)
+		tok, err := t.w.Keys.Seal(c)
 		if err != nil {
 			return nil, nil, err
 		}
-		toks[i] = store.NewLoginToken{ID: c.TokenID, TenantID: s.tenant, IdentityID: r.IdentityID, CustomerID: r.CustomerID,
-			Purpose: string(login.PurposeMeterEntry), RunID: s.runID, ExpiresAt: expires}
-		ids[i] = c.TokenID
-		msgs[i] = s.tmpl.message(templates.Lang(r.Locale), s.tenantName, s.w.BaseURL+"/portal/l/"+tok,
+		toks[i] = store.NewLoginToken{ID: c.TokenID, TenantID: t.tenant, IdentityID: r.IdentityID, CustomerID: r.CustomerID,
+			Purpose: string(login.PurposeMeterEntry), RunID: t.runID, ExpiresAt: expires}
+		rows[i] = meterRow{MeterRecipient: r, token: c.TokenID}
+		msgs[i] = t.tmpl.message(templates.Lang(r.Locale), t.tenantName, t.w.BaseURL+"/portal/l/"+tok,
 			"meter-request:"+r.Period+":"+strconv.FormatInt(r.ContactID, 10), r.Email)
 	}
-	if err := store.CreateLoginTokens(ctx, s.w.DB, toks); err != nil {
+	if err := store.CreateLoginTokens(ctx, tx, toks); err != nil {
 		return nil, nil, fmt.Errorf("meter-entry links: %w", err)
 	}
-	return msgs, ids, nil
+	return rows, msgs, nil
+}
+
+// mark records the sent (with the link's token id) and failed rows and hands the unsent
+// ones back.
+func (t *meterTable) mark(ctx context.Context, tx sqlx.ExtContext, recs []meterRow, outs []mailOutcome) error {
+	marks := make([]store.MeterOutcome, 0, len(recs))
+	var unsent []store.MeterKey
+	for i, r := range recs {
+		o := outs[i]
+		if o.Status == "" {
+			unsent = append(unsent, store.MeterKey{ContactID: r.ContactID, Period: r.Period})
+			continue
+		}
+		mo := store.MeterOutcome{ContactID: r.ContactID, Period: r.Period, Status: o.Status, Error: o.Error, RetryAt: o.RetryAt}
+		if o.Status == "sent" {
+			mo.TokenID = r.token
+		}
+		marks = append(marks, mo)
+	}
+	if err := store.MarkMeterRecipients(ctx, tx, t.tenant, marks); err != nil {
+		return err
+	}
+	return store.ReleaseMeterRecipients(ctx, tx, t.tenant, unsent)
+}
+
+func (t *meterTable) abandon(ctx context.Context, db sqlx.ExecerContext) (int64, error) {
+	return store.AbandonClaimedMeterRecipients(ctx, db, t.tenant, t.batch, meterUncertainMessage)
+}
+
+func (t *meterTable) due(ctx context.Context, db sqlx.QueryerContext) (int64, *time.Time, error) {
+	p, err := store.GetMeterProgress(ctx, db, t.tenant, t.batch)
+	return p.Open, p.NextAt, err
+}
+
+func (t *meterTable) attempt(r meterRow) int { return r.Attempt }
+func (t *meterTable) logAttrs(r meterRow) []any {
+	return []any{slog.Int64("contact_id", r.ContactID), slog.String("period", r.Period)}
 }

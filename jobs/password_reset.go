@@ -86,7 +86,7 @@ func (w *PasswordResetWorker) Work(ctx context.Context, t *Task[PasswordReset]) 
 		}
 		lang := templates.Lang(locale)
 		m, err := tmpl.newMessage(lang, tenant.Name, w.BaseURL+"/portal/l/"+tok, "password-reset:"+t.Args.RequestID,
-			t.Args.Email, store.Recipient{}, expires)
+			t.Args.Email, greeting(lang, store.Recipient{}), expires)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(inviteChildRun) != "" {
 		os.Exit(inviteChild()) // the kill test's worker process
 	}
+	if os.Getenv(meterChildRun) != "" {
+		os.Exit(meterChild()) // the meter-request kill test's worker process
+	}
 	os.Exit(storetest.Main(m))
 }
 

@@ -181,7 +181,7 @@ type RecipientOutcome struct {
 }
 
 // MarkRecipients records the outcomes of claimed rows; a sent mail also sets its
-// customer's invited_at. Run it in a transaction (both statements or neither).
+// customer's invited_at.
 func MarkRecipients(ctx context.Context, db sqlx.ExecerContext, runID string, outs []RecipientOutcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -197,17 +197,17 @@ func MarkRecipients(ctx context.Context, db sqlx.ExecerContext, runID string, ou
 		}
 	}
 	// statement_timestamp: the transaction may have begun before these mails went out.
-	if _, err := db.ExecContext(ctx, `UPDATE invitation_recipients r SET status = o.status, error = o.error,
-			next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN statement_timestamp() END
-		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
-		WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'`,
+	// One statement: a round trip fewer per batch.
+	if _, err := db.ExecContext(ctx, `WITH marked AS (
+			UPDATE invitation_recipients r SET status = o.status, error = o.error,
+				next_attempt_at = o.retry, sent_at = CASE WHEN o.status = 'sent' THEN statement_timestamp() END
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS o(customer_id, status, error, retry)
+			WHERE r.run_id = $1 AND r.customer_id = o.customer_id AND r.status = 'claimed'
+			RETURNING r.customer_id, r.status)
+		UPDATE customers c SET invited_at = statement_timestamp()
+		FROM marked m WHERE c.id = m.customer_id AND m.status = 'sent' AND c.invited_at IS NULL`,
 		runID, pq.Array(ids), pq.Array(statuses), pq.Array(errs), pq.Array(retries)); err != nil {
 		return fmt.Errorf("mark recipients of run %s: %w", runID, err)
-	}
-	if _, err := db.ExecContext(ctx, `UPDATE customers c SET invited_at = statement_timestamp()
-		FROM unnest($1::bigint[], $2::text[]) AS o(customer_id, status)
-		WHERE c.id = o.customer_id AND o.status = 'sent' AND c.invited_at IS NULL`, pq.Array(ids), pq.Array(statuses)); err != nil {
-		return fmt.Errorf("mark invited customers of run %s: %w", runID, err)
 	}
 	return nil
 }

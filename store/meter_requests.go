@@ -284,7 +284,8 @@ type MeterOutcome struct {
 	TokenID   string // the link mailed, for sent
 }
 
-// MarkMeterRecipients records the outcomes of claimed rows in one statement.
+// MarkMeterRecipients records the outcomes of claimed rows in one statement
+// (statement_timestamp: the transaction may have begun before these mails went out).
 func MarkMeterRecipients(ctx context.Context, db sqlx.ExecerContext, tenantID int64, outs []MeterOutcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -305,11 +306,36 @@ func MarkMeterRecipients(ctx context.Context, db sqlx.ExecerContext, tenantID in
 		}
 	}
 	if _, err := db.ExecContext(ctx, `UPDATE meter_request_recipients r SET status = o.status, error = o.error,
-			next_attempt_at = o.retry, token_id = COALESCE(o.token, r.token_id), sent_at = CASE WHEN o.status = 'sent' THEN now() END
+			next_attempt_at = o.retry, token_id = COALESCE(o.token, r.token_id), sent_at = CASE WHEN o.status = 'sent' THEN statement_timestamp() END
 		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::uuid[]) AS o(contact_id, period, status, error, retry, token)
 		WHERE r.tenant_id = $1 AND r.contact_id = o.contact_id AND r.period = o.period AND r.status = 'claimed'`,
 		tenantID, pq.Array(contacts), pq.Array(periods), pq.Array(statuses), pq.Array(errs), pq.Array(retries), pq.Array(toks)); err != nil {
 		return fmt.Errorf("mark meter-request recipients: %w", err)
+	}
+	return nil
+}
+
+// MeterKey names a meter-request recipient row of a tenant.
+type MeterKey struct {
+	ContactID int64
+	Period    string
+}
+
+// ReleaseMeterRecipients hands claimed rows back untouched (their mails were not sent:
+// the connection failed, or the worker is stopping), undoing the claim's attempt.
+func ReleaseMeterRecipients(ctx context.Context, db sqlx.ExecerContext, tenantID int64, keys []MeterKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	contacts, periods := make([]int64, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		contacts[i], periods[i] = k.ContactID, k.Period
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE meter_request_recipients r SET status = 'pending', attempt = r.attempt - 1
+		FROM unnest($2::bigint[], $3::text[]) AS k(contact_id, period)
+		WHERE r.tenant_id = $1 AND r.contact_id = k.contact_id AND r.period = k.period AND r.status = 'claimed'`,
+		tenantID, pq.Array(contacts), pq.Array(periods)); err != nil {
+		return fmt.Errorf("release meter-request recipients: %w", err)
 	}
 	return nil
 }
