@@ -90,9 +90,12 @@ func (p *sheetParser) parse(emit func(Row) bool) error {
 		}
 	}
 	for {
-		tok, err := s.next()
-		if err != nil {
-			return p.fail(err)
+		tok, ok := s.rowStart()
+		if !ok {
+			var err error
+			if tok, err = s.next(); err != nil {
+				return p.fail(err)
+			}
 		}
 		switch tok.kind {
 		case tokEOF:
@@ -156,7 +159,12 @@ func (p *sheetParser) readRow(start token) (Row, error) {
 		return Row{}, err
 	}
 	p.row = num
-	p.cells = p.cells[:0]
+	// The row is built where it will stay: in the arena, one allocation
+	// for many rows (finishRow copies only a row that outgrew the rest).
+	if cap(p.arena)-len(p.arena) < 64 {
+		p.arena = make([]Cell, 0, 4096)
+	}
+	p.cells = p.arena[len(p.arena):len(p.arena)]
 	p.rowSize = 0
 	if start.self {
 		return Row{Num: num}, nil
@@ -242,20 +250,18 @@ func (p *sheetParser) checkRow(num, prev int) error {
 	return nil
 }
 
-// finishRow copies the row's cells (trailing blanks dropped); Cells is
+// finishRow hands out the row's cells (trailing blanks dropped); Cells is
 // nil when no cell has a value.
 func (p *sheetParser) finishRow() Row {
 	n := len(p.cells)
 	if n == 0 {
 		return Row{Num: p.row}
 	}
-	// Rows share arenas of cells: one allocation for many rows.
-	if cap(p.arena)-len(p.arena) < n {
-		p.arena = make([]Cell, 0, max(n, 4096))
+	cells := p.cells[:n:n]
+	if cap(p.cells) == cap(p.arena)-len(p.arena) {
+		p.arena = p.arena[:len(p.arena)+n] // built in place
 	}
-	cells := p.arena[len(p.arena) : len(p.arena)+n : len(p.arena)+n]
-	p.arena = p.arena[:len(p.arena)+n]
-	copy(cells, p.cells)
+	p.cells = nil
 	return Row{Num: p.row, Cells: cells}
 }
 
@@ -507,6 +513,38 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	}
 	s.pos += j
 	return c, ref, true, nil
+}
+
+// rowStart reads a <row …> start tag (after whitespace) wholly in the
+// buffer, the one tag of every row, without the general markup path.
+func (s *xmlScanner) rowStart() (token, bool) {
+	b := s.buf[s.pos:s.end]
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if len(b)-i < 5 || string(b[i:i+4]) != "<row" || !(isSpace(b[i+4]) || b[i+4] == '>' || b[i+4] == '/') {
+		return token{}, false
+	}
+	var q byte
+	for j := i + 4; j < len(b); j++ {
+		switch c := b[j]; {
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '"' || c == '\'':
+			q = c
+		case c == '>':
+			t := token{kind: tokStart, name: b[i+1 : i+4], attrs: b[i+4 : j]}
+			if b[j-1] == '/' {
+				t.self, t.attrs = true, b[i+4:j-1]
+			}
+			s.pos += j + 1
+			return t, true
+		}
+	}
+	return token{}, false
 }
 
 // atRowEnd consumes </row> (after whitespace) if the buffer starts with it.
