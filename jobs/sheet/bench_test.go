@@ -144,3 +144,36 @@ func readRows(b *testing.B, r Reader) int {
 	}
 	return n
 }
+
+// BenchmarkXLSXDistinctStrings reads 500,000 rows of one distinct shared
+// string each, with 4 MiB of the text in memory and the rest read back
+// from the temp file: the shape of a workbook of millions of distinct
+// strings (bench -readers -distinct 5000000 at full size).
+func BenchmarkXLSXDistinctStrings(b *testing.B) {
+	const n = 500_000
+	path := craftBook(b, func(w io.Writer) {
+		io.WriteString(w, sheetHead)
+		for i := range n {
+			fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="s"><v>%d</v></c></row>`, i+1, i+1, i)
+		}
+		io.WriteString(w, sheetTail)
+	}, func(w io.Writer) {
+		io.WriteString(w, `<sst>`)
+		for i := range n {
+			fmt.Fprintf(w, `<si><t>Mieterin Nummer %08d mit etwas Text</t></si>`, i)
+		}
+		io.WriteString(w, `</sst>`)
+	})
+	lim := defaultXLSXLimits()
+	lim.sstMemBytes = 4 << 20
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := openXLSX(path, Options{}, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := readRows(b, r); got != n {
+			b.Fatalf("rows %d", got)
+		}
+	}
+}
