@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -133,17 +132,12 @@ func runReaderChild(args []string) int {
 	}
 	// BENCH_READER_CPUPROFILE=file writes the read's CPU profile there.
 	if file := os.Getenv("BENCH_READER_CPUPROFILE"); file != "" {
-		f, err := os.Create(file)
+		stop, err := startProfile(file)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "child-reader:", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "child-reader:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	var res readerResult
 	if res.ReadSec, err = readXLSXChecked(args[0], bk); err == nil {

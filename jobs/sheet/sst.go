@@ -212,8 +212,8 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 		// Most items are plain <si><t>text</t></si>: taken straight from
 		// the buffer, without the general scanner.
 		if text, n, ok := plainSI(s.buf[s.pos:s.end]); ok {
-			if t.n >= lim.sstCount {
-				return fmt.Errorf("%w: more than %d", errSSTCount, lim.sstCount)
+			if err := t.checkCount(lim); err != nil {
+				return err
 			}
 			if !utf8.Valid(text) {
 				return errBadUTF8
@@ -221,11 +221,7 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 			if len(text) > maxCellChars && (utf16Len(text) > maxCellChars || len(text) > maxBytes) {
 				return errTextLong
 			}
-			total += int64(len(text))
-			if total > lim.sstBytes {
-				return fmt.Errorf("%w: more than %d bytes", errSSTBytes, lim.sstBytes)
-			}
-			if err := t.add(text); err != nil {
+			if err := t.addText(text, &total, lim); err != nil {
 				return err
 			}
 			s.pos += n
@@ -253,8 +249,8 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 				}
 			}
 		case tok.kind == tokStart && string(tok.name) == "si":
-			if t.n >= lim.sstCount {
-				return fmt.Errorf("%w: more than %d", errSSTCount, lim.sstCount)
+			if err := t.checkCount(lim); err != nil {
+				return err
 			}
 			buf = buf[:0]
 			if !tok.self {
@@ -262,15 +258,28 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 					return err
 				}
 			}
-			total += int64(len(buf))
-			if total > lim.sstBytes {
-				return fmt.Errorf("%w: more than %d bytes", errSSTBytes, lim.sstBytes)
-			}
-			if err := t.add(buf); err != nil {
+			if err := t.addText(buf, &total, lim); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// checkCount refuses one string more than the bound.
+func (t *sharedStrings) checkCount(lim xlsxLimits) error {
+	if t.n >= lim.sstCount {
+		return fmt.Errorf("%w: more than %d", errSSTCount, lim.sstCount)
+	}
+	return nil
+}
+
+// addText adds an item's text; total is the text so far, bounded.
+func (t *sharedStrings) addText(text []byte, total *int64, lim xlsxLimits) error {
+	*total += int64(len(text))
+	if *total > lim.sstBytes {
+		return fmt.Errorf("%w: more than %d bytes", errSSTBytes, lim.sstBytes)
+	}
+	return t.add(text)
 }
 
 // collectText reads the content of a string item (<si> or <is>) whose

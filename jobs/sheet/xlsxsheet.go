@@ -526,25 +526,17 @@ func (s *xmlScanner) rowStart() (token, bool) {
 	if len(b)-i < 5 || string(b[i:i+4]) != "<row" || !(isSpace(b[i+4]) || b[i+4] == '>' || b[i+4] == '/') {
 		return token{}, false
 	}
-	var q byte
-	for j := i + 4; j < len(b); j++ {
-		switch c := b[j]; {
-		case q != 0:
-			if c == q {
-				q = 0
-			}
-		case c == '"' || c == '\'':
-			q = c
-		case c == '>':
-			t := token{kind: tokStart, name: b[i+1 : i+4], attrs: b[i+4 : j]}
-			if b[j-1] == '/' {
-				t.self, t.attrs = true, b[i+4:j-1]
-			}
-			s.pos += j + 1
-			return t, true
-		}
+	k, ok := quotedTagEnd(b[i:])
+	if !ok {
+		return token{}, false
 	}
-	return token{}, false
+	j := i + k
+	t := token{kind: tokStart, name: b[i+1 : i+4], attrs: b[i+4 : j]}
+	if b[j-1] == '/' {
+		t.self, t.attrs = true, b[i+4:j-1]
+	}
+	s.pos += j + 1
+	return t, true
 }
 
 // atRowEnd consumes </row> (after whitespace) if the buffer starts with it.
