@@ -160,7 +160,7 @@ func (p *sheetParser) readRow(start token) (Row, error) {
 	}
 	p.row = num
 	// The row is built where it will stay: in the arena, one allocation
-	// for many rows (finishRow copies only a row that outgrew the rest).
+	// for many rows (a row that outgrows the arena's rest gets its own).
 	if cap(p.arena)-len(p.arena) < 64 {
 		p.arena = make([]Cell, 0, 4096)
 	}
