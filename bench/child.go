@@ -49,17 +49,12 @@ func runChild(args []string) int {
 	e := &importer.Engine{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	// BENCH_CPUPROFILE=dir writes dir/<import-id>.pprof: where the worker's time goes.
 	if dir := os.Getenv("BENCH_CPUPROFILE"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, id+".pprof"))
+		stop, err := startProfile(filepath.Join(dir, id+".pprof"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "child:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 
 	var res childResult
@@ -151,4 +146,17 @@ func peakRSS() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// startProfile writes a CPU profile to file until stop.
+func startProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

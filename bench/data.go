@@ -118,11 +118,41 @@ var xlsxParts = []struct{ name, body string }{
 		`<cellStyles count="1"><cellStyle name="Standard" xfId="0" builtinId="0"/></cellStyles></styleSheet>`},
 }
 
-// writeXLSX writes the rows as Excel saves them: every cell a shared string (t="s"),
+// book is a generated workbook's content: the header and data row i (1-based) of n.
+type book struct {
+	header []string
+	record func(i int) []string
+	n      int
+}
+
+// usersBook is the benchmark's import file of n rows.
+func usersBook(n int) book { return book{header: header, record: record, n: n} }
+
+// distinctBook holds strings distinct shared strings, 5 to a row, none repeated: the
+// shared-string table at its largest for its size (the reader's memory bound).
+func distinctBook(strings int) book {
+	return book{
+		header: []string{"Spalte A", "Spalte B", "Spalte C", "Spalte D", "Spalte E"},
+		record: func(i int) []string {
+			r := make([]string, 5)
+			for c := range r {
+				r[c] = fmt.Sprintf("Mieterin %08d Feld %c mit etwas Text", i, 'A'+c)
+			}
+			return r
+		},
+		n: max(1, (strings-5)/5),
+	}
+}
+
+// writeXLSX writes the benchmark's n rows, see writeBook.
+func writeXLSX(path string, n int) (int, error) { return writeBook(path, usersBook(n)) }
+
+// writeBook writes the rows as Excel saves them: every cell a shared string (t="s"),
 // the strings in order of first use in xl/sharedStrings.xml, a true <dimension>.
 // excelize's StreamWriter would write inline strings instead. It returns the number of
 // unique strings.
-func writeXLSX(path string, n int) (int, error) {
+func writeBook(path string, bk book) (int, error) {
+	n := bk.n
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -144,7 +174,7 @@ func writeXLSX(path string, n int) (int, error) {
 		return 0, err
 	}
 	w := bufio.NewWriterSize(zf, 1<<20)
-	index := make(map[string]int, 2*n+200000)
+	index := make(map[string]int, 2*n*len(bk.header)/6+200000)
 	var sst []string
 	sid := func(s string) int {
 		if i, ok := index[s]; ok {
@@ -155,7 +185,7 @@ func writeXLSX(path string, n int) (int, error) {
 		return len(sst) - 1
 	}
 	w.WriteString(xmlHead + `<worksheet xmlns="` + nsMain + `" xmlns:r="` + nsRel + `">`)
-	fmt.Fprintf(w, `<dimension ref="A1:F%d"/>`, n+1)
+	fmt.Fprintf(w, `<dimension ref="A1:%c%d"/>`, 'A'+len(bk.header)-1, n+1)
 	w.WriteString(`<sheetViews><sheetView tabSelected="1" workbookViewId="0"/></sheetViews>` +
 		`<sheetFormatPr defaultRowHeight="15"/><cols><col min="1" max="1" width="24" style="1" customWidth="1"/></cols><sheetData>`)
 	buf := make([]byte, 0, 1024)
@@ -163,7 +193,9 @@ func writeXLSX(path string, n int) (int, error) {
 		buf = buf[:0]
 		buf = append(buf, `<row r="`...)
 		buf = strconv.AppendInt(buf, int64(r), 10)
-		buf = append(buf, `" spans="1:6">`...)
+		buf = append(buf, `" spans="1:`...)
+		buf = strconv.AppendInt(buf, int64(len(vals)), 10)
+		buf = append(buf, `">`...)
 		for c, v := range vals {
 			buf = append(buf, `<c r="`...)
 			buf = append(buf, byte('A'+c))
@@ -178,9 +210,9 @@ func writeXLSX(path string, n int) (int, error) {
 		buf = append(buf, `</row>`...)
 		w.Write(buf)
 	}
-	writeRow(1, header)
+	writeRow(1, bk.header)
 	for i := 1; i <= n; i++ {
-		writeRow(i+1, record(i))
+		writeRow(i+1, bk.record(i))
 	}
 	w.WriteString(`</sheetData><pageMargins left="0.7" right="0.7" top="0.78740157499999996" bottom="0.78740157499999996" header="0.3" footer="0.3"/></worksheet>`)
 	if err := w.Flush(); err != nil {
@@ -193,7 +225,7 @@ func writeXLSX(path string, n int) (int, error) {
 		return 0, err
 	}
 	w = bufio.NewWriterSize(zf, 1<<20)
-	fmt.Fprintf(w, xmlHead+`<sst xmlns="%s" count="%d" uniqueCount="%d">`, nsMain, 6*(n+1), len(sst))
+	fmt.Fprintf(w, xmlHead+`<sst xmlns="%s" count="%d" uniqueCount="%d">`, nsMain, len(bk.header)*(n+1), len(sst))
 	for _, s := range sst {
 		w.WriteString(`<si><t>`)
 		xml.EscapeText(w, []byte(s))

@@ -60,13 +60,17 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-child" {
 		os.Exit(runChild(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "-child-reader" {
+		os.Exit(runReaderChild(os.Args[2:]))
+	}
 	rows := flag.Int("rows", 1000000, "data rows in the file and customers in the account")
 	admin := flag.String("db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "admin database URL (the bench database is created next to it)")
 	rounds := flag.Int("rounds", 3, "how often each floor and each import is measured (the report gives medians)")
 	keep := flag.Bool("keep", false, "keep the database "+benchDB+" afterwards")
 	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
 	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode); with -readers the jobs/sheet reader child writes its own to this path + \".reader\"")
+	distinct := flag.Int("distinct", 0, "with -readers: also read a workbook of this many distinct shared strings (5 a row, e.g. 5000000) and report the reader's peak RSS")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
 	meterRequests := flag.Bool("meter-requests", false, "only meter-request runs (-rounds, a new month each): -contracts portal contracts × 2 registers, one contact each, mails to a local SMTP sink, each against an invitation batch of as many customers")
@@ -78,14 +82,11 @@ func main() {
 	passwords := flag.Int("passwords", 100000, "with -transfer: rows with passwords")
 	flag.Parse()
 	if *cpuprofile != "" {
-		pf, err := os.Create(*cpuprofile)
+		stop, err := startProfile(*cpuprofile)
 		if err != nil {
 			fail(err)
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			fail(err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *transfer {
 		if err := runTransfer(context.Background(), *admin, *book, *moved, *passwords, *keep); err != nil {
@@ -127,7 +128,11 @@ func main() {
 		fail(errors.New("-rounds must be at least 1"))
 	}
 	if *readers {
-		if err := runReaders(*rows, *rounds, !*noExcelize); err != nil {
+		profile := ""
+		if *cpuprofile != "" {
+			profile = *cpuprofile + ".reader"
+		}
+		if err := runReaders(*rows, *rounds, !*noExcelize, *distinct, profile); err != nil {
 			pprof.StopCPUProfile()
 			fail(err)
 		}
@@ -217,7 +222,7 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	// spell of the machine shows in both sides of a ratio; the report takes medians.
 	for round := 1; round <= rounds; round++ {
 		// The xlsx readers: decompression floor, jobs/sheet, excelize Rows.
-		if err := measureReaders(xlsxPath, n, &m.readers, true); err != nil {
+		if err := measureReaders(xlsxPath, n, &m.readers, true, ""); err != nil {
 			return err
 		}
 		m.xlsxRead = m.readers.excelize

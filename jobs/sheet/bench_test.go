@@ -144,3 +144,41 @@ func readRows(b *testing.B, r Reader) int {
 	}
 	return n
 }
+
+// BenchmarkXLSXDistinctStrings reads 100,000 rows of 5 distinct shared
+// strings each, with 4 MiB of the text in memory and the rest read back
+// from the temp file: the shape of a workbook of millions of distinct
+// strings (bench -readers -distinct 5000000 at full size).
+func BenchmarkXLSXDistinctStrings(b *testing.B) {
+	const rows, cols = 100_000, 5
+	text := func(i int) string { return fmt.Sprintf("Vertrag %07d Feld %c und Anmerkung", i/cols, 'A'+i%cols) }
+	path := craftBook(b, func(w io.Writer) {
+		io.WriteString(w, sheetHead)
+		for r := range rows {
+			fmt.Fprintf(w, `<row r="%d">`, r+1)
+			for c := range cols {
+				fmt.Fprintf(w, `<c r="%c%d" t="s"><v>%d</v></c>`, 'A'+c, r+1, r*cols+c)
+			}
+			io.WriteString(w, `</row>`)
+		}
+		io.WriteString(w, sheetTail)
+	}, func(w io.Writer) {
+		io.WriteString(w, `<sst>`)
+		for i := range rows * cols {
+			io.WriteString(w, `<si><t>`+text(i)+`</t></si>`)
+		}
+		io.WriteString(w, `</sst>`)
+	})
+	lim := defaultXLSXLimits()
+	lim.sstMemBytes = 4 << 20
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := openXLSX(path, Options{}, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := readRows(b, r); got != rows {
+			b.Fatalf("rows %d", got)
+		}
+	}
+}

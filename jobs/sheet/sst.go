@@ -125,6 +125,28 @@ func (t *sharedStrings) get(i int) (string, bool, error) {
 	return string(b), true, err
 }
 
+// inMemory returns the string whose index v (decimal digits) is, if it is
+// held in memory: the hot path of a shared-string cell.
+func (t *sharedStrings) inMemory(v []byte) (string, bool) {
+	i := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+		i = i*10 + int(c-'0')
+	}
+	if i >= t.n {
+		return "", false
+	}
+	e := t.idx[i>>16][i&(idxChunk-1)]
+	if e&inFile != 0 {
+		return "", false
+	}
+	pos := e >> lenBits
+	off := int(pos & (textChunk - 1))
+	return t.chunks[pos>>20][off : off+int(e&lenMask)], true
+}
+
 // readAt reads n bytes at off of the temp file through the block cache.
 func (t *sharedStrings) readAt(off int64, n int) ([]byte, error) {
 	blk := off / blockSize
@@ -187,6 +209,24 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 	var buf []byte
 	var total int64
 	for {
+		// Most items are plain <si><t>text</t></si>: taken straight from
+		// the buffer, without the general scanner.
+		if text, n, ok := plainSI(s.buf[s.pos:s.end]); ok {
+			if err := t.checkCount(lim); err != nil {
+				return err
+			}
+			if !utf8.Valid(text) {
+				return errBadUTF8
+			}
+			if len(text) > maxCellChars && (utf16Len(text) > maxCellChars || len(text) > maxBytes) {
+				return errTextLong
+			}
+			if err := t.addText(text, &total, lim); err != nil {
+				return err
+			}
+			s.pos += n
+			continue
+		}
 		tok, err := s.next()
 		if err != nil {
 			return err
@@ -209,8 +249,8 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 				}
 			}
 		case tok.kind == tokStart && string(tok.name) == "si":
-			if t.n >= lim.sstCount {
-				return fmt.Errorf("%w: more than %d", errSSTCount, lim.sstCount)
+			if err := t.checkCount(lim); err != nil {
+				return err
 			}
 			buf = buf[:0]
 			if !tok.self {
@@ -218,15 +258,28 @@ func (t *sharedStrings) load(s *xmlScanner, lim xlsxLimits) error {
 					return err
 				}
 			}
-			total += int64(len(buf))
-			if total > lim.sstBytes {
-				return fmt.Errorf("%w: more than %d bytes", errSSTBytes, lim.sstBytes)
-			}
-			if err := t.add(buf); err != nil {
+			if err := t.addText(buf, &total, lim); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// checkCount refuses one string more than the bound.
+func (t *sharedStrings) checkCount(lim xlsxLimits) error {
+	if t.n >= lim.sstCount {
+		return fmt.Errorf("%w: more than %d", errSSTCount, lim.sstCount)
+	}
+	return nil
+}
+
+// addText adds an item's text; total is the text so far, bounded.
+func (t *sharedStrings) addText(text []byte, total *int64, lim xlsxLimits) error {
+	*total += int64(len(text))
+	if *total > lim.sstBytes {
+		return fmt.Errorf("%w: more than %d bytes", errSSTBytes, lim.sstBytes)
+	}
+	return t.add(text)
 }
 
 // collectText reads the content of a string item (<si> or <is>) whose
@@ -272,4 +325,41 @@ func collectText(s *xmlScanner, dst []byte) ([]byte, error) {
 			}
 		}
 	}
+}
+
+var (
+	siOpen     = []byte("<si><t>")
+	siOpenKeep = []byte(`<si><t xml:space="preserve">`)
+	siClose    = []byte("</t></si>")
+)
+
+// plainSI matches a whole string item without markup, entities, escapes
+// or CRs in its text at the start of b (after whitespace): the text and
+// the bytes the item takes. Anything else, or an item not wholly in b, is
+// left to the general path (ok false).
+func plainSI(b []byte) (text []byte, n int, ok bool) {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	rest := b[i:]
+	switch {
+	case bytes.HasPrefix(rest, siOpen):
+		i += len(siOpen)
+	case bytes.HasPrefix(rest, siOpenKeep):
+		i += len(siOpenKeep)
+	default:
+		return nil, 0, false
+	}
+	end := bytes.IndexByte(b[i:], '<')
+	if end < 0 || !bytes.HasPrefix(b[i+end:], siClose) {
+		return nil, 0, false
+	}
+	text = b[i : i+end]
+	for j, c := range text {
+		if c == '&' || c == '\r' || c == '_' && j+1 < len(text) && text[j+1] == 'x' {
+			return nil, 0, false
+		}
+	}
+	return text, i + end + len(siClose), true
 }

@@ -1,7 +1,6 @@
 package sheet
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -91,9 +90,12 @@ func (p *sheetParser) parse(emit func(Row) bool) error {
 		}
 	}
 	for {
-		tok, err := s.next()
-		if err != nil {
-			return p.fail(err)
+		tok, ok := s.rowStart()
+		if !ok {
+			var err error
+			if tok, err = s.next(); err != nil {
+				return p.fail(err)
+			}
 		}
 		switch tok.kind {
 		case tokEOF:
@@ -157,7 +159,12 @@ func (p *sheetParser) readRow(start token) (Row, error) {
 		return Row{}, err
 	}
 	p.row = num
-	p.cells = p.cells[:0]
+	// The row is built where it will stay: in the arena, one allocation
+	// for many rows (a row that outgrows the arena's rest gets its own).
+	if cap(p.arena)-len(p.arena) < 64 {
+		p.arena = make([]Cell, 0, 4096)
+	}
+	p.cells = p.arena[len(p.arena):len(p.arena)]
 	p.rowSize = 0
 	if start.self {
 		return Row{Num: num}, nil
@@ -165,6 +172,9 @@ func (p *sheetParser) readRow(start token) (Row, error) {
 	col := 0 // last column read, 1-based
 	s := p.s
 	for {
+		if s.atRowEnd() {
+			return p.finishRow(), nil
+		}
 		c, ref, fast, err := p.fastCell()
 		if err != nil {
 			return Row{}, err
@@ -240,20 +250,18 @@ func (p *sheetParser) checkRow(num, prev int) error {
 	return nil
 }
 
-// finishRow copies the row's cells (trailing blanks dropped); Cells is
+// finishRow hands out the row's cells (trailing blanks dropped); Cells is
 // nil when no cell has a value.
 func (p *sheetParser) finishRow() Row {
 	n := len(p.cells)
 	if n == 0 {
 		return Row{Num: p.row}
 	}
-	// Rows share arenas of cells: one allocation for many rows.
-	if cap(p.arena)-len(p.arena) < n {
-		p.arena = make([]Cell, 0, max(n, 4096))
+	cells := p.cells[:n:n]
+	if cap(p.cells) == cap(p.arena)-len(p.arena) {
+		p.arena = p.arena[:len(p.arena)+n] // built in place
 	}
-	cells := p.arena[len(p.arena) : len(p.arena)+n : len(p.arena)+n]
-	p.arena = p.arena[:len(p.arena)+n]
-	copy(cells, p.cells)
+	p.cells = nil
 	return Row{Num: p.row, Cells: cells}
 }
 
@@ -378,7 +386,8 @@ func (p *sheetParser) readCell(start token) (Cell, cellRef, error) {
 // or <c r="B2" s="1"/>, straight from the buffer: double-quoted attributes
 // without entities, at most a <v> without markup or entities. Anything
 // else (or a cell not wholly buffered) is left to readCell: fast is false
-// and nothing is consumed.
+// and nothing is consumed. It is the hot loop of every import: one pass
+// over each byte, no calls for the attributes.
 func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	s := p.s
 	b := s.buf[s.pos:s.end]
@@ -410,29 +419,35 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 		}
 		name := b[ns:j]
 		vs := j + 2
-		k := bytes.IndexByte(b[vs:], '"')
-		if k < 0 {
+		k := vs
+		for k < len(b) && b[k] != '"' {
+			if ch := b[k]; ch == '&' || ch == '<' || ch == '>' {
+				return c, ref, false, nil
+			}
+			k++
+		}
+		if k >= len(b) {
 			return c, ref, false, nil
 		}
-		val := b[vs : vs+k]
-		j = vs + k + 1
-		if bytes.IndexByte(val, '&') >= 0 || bytes.IndexByte(val, '>') >= 0 || bytes.IndexByte(val, '<') >= 0 {
-			return c, ref, false, nil
+		val := b[vs:k]
+		j = k + 1
+		if len(name) != 1 {
+			continue
 		}
-		switch string(name) {
-		case "r":
+		switch name[0] {
+		case 'r':
 			if len(val) > 0 {
 				if ref, err = parseRef(val); err != nil {
 					return c, ref, true, p.refError(val, err)
 				}
 			}
-		case "s":
+		case 's':
 			if len(val) > 0 {
 				if style, err = parseIndex(val); err != nil {
 					style = 0
 				}
 			}
-		case "t":
+		case 't':
 			switch string(val) {
 			case "s":
 				typ = typShared
@@ -459,18 +474,21 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 		j++ // '>'
 		rest := b[j:]
 		switch {
-		case bytes.HasPrefix(rest, []byte("</c>")):
+		case len(rest) >= 4 && string(rest[:4]) == "</c>":
 			j += 4
-		case bytes.HasPrefix(rest, []byte("<v>")):
-			k := bytes.IndexByte(rest[3:], '<')
-			if k < 0 || !bytes.HasPrefix(rest[3+k:], []byte("</v></c>")) {
+		case len(rest) >= 3 && string(rest[:3]) == "<v>":
+			k := 3
+			for k < len(rest) && rest[k] != '<' {
+				if ch := rest[k]; ch == '&' || ch == '\r' {
+					return c, ref, false, nil
+				}
+				k++
+			}
+			if len(rest)-k < len("</v></c>") || string(rest[k:k+len("</v></c>")]) != "</v></c>" {
 				return c, ref, false, nil
 			}
-			v, haveV = rest[3:3+k], true
-			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
-				return c, ref, false, nil
-			}
-			j += 3 + k + len("</v></c>")
+			v, haveV = rest[3:k], true
+			j += k + len("</v></c>")
 		default:
 			return c, ref, false, nil
 		}
@@ -479,6 +497,16 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	if style < len(p.styles) {
 		st = p.styles[style]
 	}
+	if typ == typShared && len(v) > 0 && len(v) <= 10 {
+		// The shared string held in memory, without the general path.
+		if str, ok := p.sst.inMemory(v); ok {
+			s.pos += j
+			if !notBlank(str) && isBlank(str) {
+				return Cell{}, ref, true, nil
+			}
+			return Cell{Kind: Text, Value: str, Format: st.format}, ref, true, nil
+		}
+	}
 	c, err = p.makeCell(typ, st, v, haveV, nil)
 	if err != nil {
 		return c, ref, true, err
@@ -486,6 +514,48 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	s.pos += j
 	return c, ref, true, nil
 }
+
+// rowStart reads a <row …> start tag (after whitespace) wholly in the
+// buffer, the one tag of every row, without the general markup path.
+func (s *xmlScanner) rowStart() (token, bool) {
+	b := s.buf[s.pos:s.end]
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if len(b)-i < 5 || string(b[i:i+4]) != "<row" || !(isSpace(b[i+4]) || b[i+4] == '>' || b[i+4] == '/') {
+		return token{}, false
+	}
+	k, ok := quotedTagEnd(b[i:])
+	if !ok {
+		return token{}, false
+	}
+	j := i + k
+	t := token{kind: tokStart, name: b[i+1 : i+4], attrs: b[i+4 : j]}
+	if b[j-1] == '/' {
+		t.self, t.attrs = true, b[i+4:j-1]
+	}
+	s.pos += j + 1
+	return t, true
+}
+
+// atRowEnd consumes </row> (after whitespace) if the buffer starts with it.
+func (s *xmlScanner) atRowEnd() bool {
+	b := s.buf[s.pos:s.end]
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if len(b)-i >= len("</row>") && string(b[i:i+len("</row>")]) == "</row>" {
+		s.pos += i + len("</row>")
+		return true
+	}
+	return false
+}
+
+// notBlank is a cheap first look for isBlank: text starting with a
+// visible ASCII character has a value.
+func notBlank(v string) bool { return len(v) > 0 && v[0] > ' ' && v[0] < 0x80 }
 
 // makeCell builds a cell from its type, style and content.
 func (p *sheetParser) makeCell(typ int, st cellStyle, v []byte, haveV bool, inline []byte) (Cell, error) {
@@ -545,7 +615,7 @@ func (p *sheetParser) makeCell(typ int, st cellStyle, v []byte, haveV bool, inli
 			}
 		}
 	}
-	if c.Kind == Text && isBlank(c.Value) {
+	if c.Kind == Text && !notBlank(c.Value) && isBlank(c.Value) {
 		return Cell{}, nil
 	}
 	return c, nil

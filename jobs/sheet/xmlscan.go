@@ -232,8 +232,14 @@ func (s *xmlScanner) markup() (t token, ok bool, err error) {
 	tag := s.buf[s.pos+1 : s.pos+end]
 	s.pos += end + 1
 	if len(tag) > 0 && tag[0] == '/' {
+		name := trimSpaceRight(tag[1:])
+		// </> or </0> is no end tag (excelize stops there; reading on
+		// would guess at the structure).
+		if len(name) == 0 || !isNameStart(name[0]) {
+			return t, false, fmt.Errorf("sheet: bad end tag %q", tag)
+		}
 		t.kind = tokEnd
-		t.name = localName(trimSpaceRight(tag[1:]))
+		t.name = localName(name)
 		return t, true, nil
 	}
 	t.kind = tokStart
@@ -248,12 +254,16 @@ func (s *xmlScanner) markup() (t token, ok bool, err error) {
 	if n == 0 {
 		return t, false, fmt.Errorf("sheet: empty tag name")
 	}
-	if c := tag[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80) {
+	if !isNameStart(tag[0]) {
 		return t, false, fmt.Errorf("sheet: bad tag name %q", tag[:n])
 	}
 	t.name = localName(tag[:n])
 	t.attrs = tag[n:]
 	return t, true, nil
+}
+
+func isNameStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
 }
 
 // tagEnd returns the index (relative to pos) of the '>' closing the tag at
