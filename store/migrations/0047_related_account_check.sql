@@ -41,22 +41,20 @@ BEGIN
 END
 $$;
 
-ALTER TABLE appointments DROP CONSTRAINT appointments_account_id_fkey;
-ALTER TABLE visit_reports DROP CONSTRAINT visit_reports_account_id_fkey;
-ALTER TABLE visit_blocks DROP CONSTRAINT visit_blocks_account_id_fkey;
-
--- One trigger per event: a trigger with transition tables has a single event.
-CREATE TRIGGER appointments_account_insert AFTER INSERT ON appointments
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
-CREATE TRIGGER appointments_account_update AFTER UPDATE ON appointments
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
-CREATE TRIGGER visit_reports_account_insert AFTER INSERT ON visit_reports
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
-CREATE TRIGGER visit_reports_account_update AFTER UPDATE ON visit_reports
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
-CREATE TRIGGER visit_blocks_account_insert AFTER INSERT ON visit_blocks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
-CREATE TRIGGER visit_blocks_account_update AFTER UPDATE ON visit_blocks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION related_account_check();
+-- One trigger per table and event: a trigger with transition tables has a single event.
+DO $$
+DECLARE
+    t text;
+    ev text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['appointments', 'visit_reports', 'visit_blocks'] LOOP
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', t, t || '_account_id_fkey');
+        FOREACH ev IN ARRAY ARRAY['insert', 'update'] LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %I REFERENCING NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION related_account_check()', t || '_account_' || ev, ev, t);
+        END LOOP;
+    END LOOP;
+END
+$$;
 CREATE TRIGGER accounts_related_delete AFTER DELETE ON accounts
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION accounts_related_check();
