@@ -273,8 +273,9 @@ func (p *customersProfile) matchOwn(st string, im store.Import, trash bool) stag
 // matchOther finds the rows still without a customer among the live customers (or, with
 // trash, the trash) of the tenant's other accounts. Hits in two or more accounts are the
 // row error ambiguous_transfer naming the accounts; in one account's trash the most
-// recently deleted wins. One sort serves the first hit and the window over the row's
-// hits; the accounts' names are looked up only for the ambiguous rows.
+// recently deleted wins. The first hit comes from DISTINCT ON and the ambiguity from a
+// window over the row's hits (lowest and highest account, no count of distinct ones per
+// row); the accounts' names are looked up only for the ambiguous rows.
 func (p *customersProfile) matchOther(st string, im store.Import, trash bool) stage {
 	name, deleted, order := "match other accounts", "c.deleted_at IS NULL", "c.id"
 	if trash {
