@@ -67,15 +67,22 @@ type MoveValues struct {
 }
 
 // TransferCustomersWith is TransferCustomers; for a move, values (if not nil) are
-// written into the moved customers as they move.
+// written into the moved customers as they move. A caller may fill in a move's
+// from_account and new_id (the source id) with the batch; where they still hold, they
+// are taken as they are.
 func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool, values *MoveValues) (int64, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
+	// Rows the caller filled in already (a move's from_account and new_id) are not
+	// written again: rewriting 100,000 rows of the temporary table took half a second.
+	if _, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
 			new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
-		FROM customers c WHERE c.id = b.source_id`, mode)
-	if err != nil {
+		FROM customers c WHERE c.id = b.source_id
+			AND (b.new_id IS NULL OR b.from_account IS DISTINCT FROM c.account_id OR ($1 = 'move' AND b.new_id <> c.id))`, mode); err != nil {
 		return 0, fmt.Errorf("transfer: prepare: %w", err)
 	}
-	n, _ := res.RowsAffected()
+	var n int64
+	if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+TransferBatch+` WHERE new_id IS NOT NULL`); err != nil {
+		return 0, fmt.Errorf("transfer: prepare: %w", err)
+	}
 	var steps []sqlStep
 	if values != nil && mode != TransferMove {
 		return 0, fmt.Errorf("transfer: values apply to a move only, not to %q", mode)

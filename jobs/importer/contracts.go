@@ -381,23 +381,20 @@ func (p *contractsProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 // changes lists what each row creates or changes: the register's key, and the contract's
 // and register's values it writes (an empty cell keeps the stored value).
 func (p *contractsProfile) changes(st string, im store.Import) (string, []any) {
-	change := func(name, stored, staged, cond string) string {
-		return `CASE WHEN ` + cond + ` THEN jsonb_build_object('` + name + `', jsonb_build_object('old', ` + stored + `, 'new', ` + staged + `)) ELSE '{}'::jsonb END`
-	}
 	parts := []string{
-		change("reporting", "ct.reporting", "s.reporting", "ct.reporting IS DISTINCT FROM s.reporting"),
-		change("interval", `ct."interval"`, `s."interval"`, `ct."interval" IS DISTINCT FROM s."interval"`),
-		change("digits", "g.digits", "s.digits", "g.digits IS DISTINCT FROM s.digits"),
-		change("decimals", "g.decimals", "s.decimals", "s.decimals IS NOT NULL AND g.decimals IS DISTINCT FROM s.decimals"),
-		change("unit", "g.unit", "s.unit", "s.unit IS NOT NULL AND g.unit IS DISTINCT FROM s.unit"),
-		change("how_to_read_url", "g.how_to_read_url", "s.how_to_read_url", "s.how_to_read_url IS NOT NULL AND g.how_to_read_url IS DISTINCT FROM s.how_to_read_url"),
-		change("contact_email", "p.email", "s.contact_email", "s.contact_email IS NOT NULL AND p.email IS DISTINCT FROM s.contact_email"),
-		change("last_reading", "NULL::numeric", "s.last_reading", "s.last_reading IS NOT NULL AND g.id IS NULL"),
+		jsonChange("reporting", "ct.reporting", "s.reporting", "ct.reporting IS DISTINCT FROM s.reporting"),
+		jsonChange("interval", `ct."interval"`, `s."interval"`, `ct."interval" IS DISTINCT FROM s."interval"`),
+		jsonChange("digits", "g.digits", "s.digits", "g.digits IS DISTINCT FROM s.digits"),
+		jsonChange("decimals", "g.decimals", "s.decimals", "s.decimals IS NOT NULL AND g.decimals IS DISTINCT FROM s.decimals"),
+		jsonChange("unit", "g.unit", "s.unit", "s.unit IS NOT NULL AND g.unit IS DISTINCT FROM s.unit"),
+		jsonChange("how_to_read_url", "g.how_to_read_url", "s.how_to_read_url", "s.how_to_read_url IS NOT NULL AND g.how_to_read_url IS DISTINCT FROM s.how_to_read_url"),
+		jsonChange("contact_email", "p.email", "s.contact_email", "s.contact_email IS NOT NULL AND p.email IS DISTINCT FROM s.contact_email"),
+		jsonChange("last_reading", "NULL::numeric", "s.last_reading", "s.last_reading IS NOT NULL AND g.id IS NULL"),
 	}
 	return `SELECT s.row_num::bigint AS pos, s.row_num,
 			CASE WHEN s.register_id IS NULL THEN 'create' ELSE 'update' END AS action,
 			concat_ws(' / ', s.customer, s.contract, s.meter, s.register) AS key, s.customer_id AS customer_id,
-			` + jsonbConcat(parts) + ` AS changes
+			` + jsonObject(parts) + ` AS changes
 		FROM ` + st + ` s LEFT JOIN contracts ct ON ct.id = s.contract_id LEFT JOIN registers g ON g.id = s.register_id
 		LEFT JOIN contacts p ON p.id = s.contact_id
 		WHERE s.errs IS NULL AND (s.register_id IS NULL OR ` + contractChanges + `)`, nil

@@ -107,13 +107,13 @@ func (p *customersProfile) stage(r sheet.Row, l layout, errs *rowErrors) []any {
 	vals = append(vals, nullable(addr), text(l.cell(r, "login_id")))
 	var hash any
 	if pw := l.cell(r, "password").Value; pw != "" {
-		hash = HashPassword(wholeNumber(pw))
+		hash = plainPassword(wholeNumber(pw)) // hashed by the loader's pool
 	}
 	return append(vals, hash)
 }
 
 // HashPassword returns an argon2id hash of pw in the PHC string format, on one core: the
-// import hashes a file's passwords with one stager per core.
+// import hashes a file's passwords with a pool of one hasher per core.
 func HashPassword(pw string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
@@ -208,69 +208,93 @@ type stage struct {
 
 // stages are the recheck's statements for the profile's mode and transfer, in order:
 // the lookup (own live customers, own trash, then the other accounts' live customers
-// and trash), then the conflicts with stored customers.
+// and trash) into the transaction's table of matches, recording what differs from the
+// staged rows' matches, then the conflicts with stored customers.
 func (p *customersProfile) stages(st string, im store.Import) []stage {
-	steps := []stage{p.resetMatches(st), p.matchOwn(st, im, false)}
+	steps := []stage{startMatches(), p.matchOwn(st, im, false)}
 	if p.mode == "create" {
 		// Every row is a new customer: neither the trash nor other accounts are searched.
-		return append(steps, p.keyTakenOnCreate(st, im), p.loginTaken(st, im))
+		return append(steps, append(recordMatches(st), p.keyTakenOnCreate(st, im), p.loginTaken(st, im))...)
 	}
 	steps = append(steps, p.matchOwn(st, im, true))
 	if p.transfers() {
 		steps = append(steps, p.matchOther(st, im, false), p.matchOther(st, im, true))
 	}
-	return append(steps, p.externalIDTaken(st, im), p.loginTaken(st, im))
+	return append(steps, append(recordMatches(st), p.externalIDTaken(st, im), p.loginTaken(st, im))...)
 }
 
-func (p *customersProfile) resetMatches(st string) stage {
-	return stage{"reset matches", `UPDATE ` + st + ` SET match_id = NULL, restore = false, xfer = false, src_account = NULL
-		WHERE match_id IS NOT NULL`, nil}
+// matches is the transaction's table of what the lookup stages found, one row per
+// staged row with a hit. The lookup writes this narrow table instead of the staging
+// table: at apply, where mostly nothing changed since the preview, recordMatches then
+// rewrites no staged row at all (a reset and a fresh match rewrote every one).
+const matches = "customer_matches"
+
+func startMatches() stage {
+	return stage{"start matches", `CREATE TEMP TABLE IF NOT EXISTS ` + matches + ` (
+			row_num integer PRIMARY KEY, match_id bigint, restore boolean NOT NULL DEFAULT false,
+			xfer boolean NOT NULL DEFAULT false, src_account bigint, errs jsonb) ON COMMIT DROP;
+		TRUNCATE ` + matches, nil}
+}
+
+// unmatched is true for a staged row s no earlier lookup stage found.
+const unmatched = `NOT EXISTS (SELECT 1 FROM ` + matches + ` l WHERE l.row_num = s.row_num)`
+
+// recordMatches writes into the staged rows what the lookup found, only where it
+// differs from what they hold.
+func recordMatches(st string) []stage {
+	return []stage{
+		// A temporary table has no statistics until analyzed; the joins below need them.
+		{"analyze matches", `ANALYZE ` + matches, nil},
+		{"record matches", `UPDATE ` + st + ` s SET match_id = l.match_id, restore = l.restore, xfer = l.xfer,
+				src_account = l.src_account, errs = COALESCE(l.errs, s.errs)
+			FROM ` + matches + ` l WHERE s.row_num = l.row_num AND (l.errs IS NOT NULL
+				OR (s.match_id, s.restore, s.xfer, s.src_account) IS DISTINCT FROM (l.match_id, l.restore, l.xfer, l.src_account))`, nil},
+		{"clear matches", `UPDATE ` + st + ` s SET match_id = NULL, restore = false, xfer = false, src_account = NULL
+			WHERE (s.match_id IS NOT NULL OR s.restore OR s.xfer OR s.src_account IS NOT NULL) AND ` + unmatched, nil},
+	}
 }
 
 // matchOwn finds the row's customer among the target account's live customers, or
 // (trash) in its trash, the most recently deleted first.
 func (p *customersProfile) matchOwn(st string, im store.Import, trash bool) stage {
 	if !trash {
-		return stage{"match live", `UPDATE ` + st + ` s SET match_id = m.id FROM (
-				SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
-				JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NULL AND ` + p.keyMatch() + `
-				ORDER BY s.row_num, c.id) m
-			WHERE s.row_num = m.row_num`, []any{im.AccountID}}
-	}
-	return stage{"match trash", `UPDATE ` + st + ` s SET match_id = m.id, restore = true FROM (
+		return stage{"match live", `INSERT INTO ` + matches + ` (row_num, match_id)
 			SELECT DISTINCT ON (s.row_num) s.row_num, c.id FROM ` + st + ` s
-			JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NOT NULL AND ` + p.keyMatch() + `
-			WHERE s.match_id IS NULL
-			ORDER BY s.row_num, c.deleted_at DESC, c.id DESC) m
-		WHERE s.row_num = m.row_num`, []any{im.AccountID}}
+			JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NULL AND ` + p.keyMatch() + `
+			ORDER BY s.row_num, c.id`, []any{im.AccountID}}
+	}
+	return stage{"match trash", `INSERT INTO ` + matches + ` (row_num, match_id, restore)
+		SELECT DISTINCT ON (s.row_num) s.row_num, c.id, true FROM ` + st + ` s
+		JOIN customers c ON c.account_id = $1 AND c.deleted_at IS NOT NULL AND ` + p.keyMatch() + `
+		WHERE ` + unmatched + `
+		ORDER BY s.row_num, c.deleted_at DESC, c.id DESC`, []any{im.AccountID}}
 }
 
 // matchOther finds the rows still without a customer among the live customers (or, with
 // trash, the trash) of the tenant's other accounts. Hits in two or more accounts are the
 // row error ambiguous_transfer naming the accounts; in one account's trash the most
-// recently deleted wins.
+// recently deleted wins. The first hit comes from DISTINCT ON and the ambiguity from a
+// window over the row's hits (lowest and highest account, no count of distinct ones per
+// row); the accounts' names are looked up only for the ambiguous rows.
 func (p *customersProfile) matchOther(st string, im store.Import, trash bool) stage {
 	name, deleted, order := "match other accounts", "c.deleted_at IS NULL", "c.id"
 	if trash {
 		name, deleted, order = "match other accounts' trash", "c.deleted_at IS NOT NULL", "c.deleted_at DESC, c.id DESC"
 	}
-	return stage{name, `UPDATE ` + st + ` s SET
-			match_id = CASE WHEN m.accounts = 1 THEN m.id END,
-			xfer = m.accounts = 1,
-			src_account = CASE WHEN m.accounts = 1 THEN m.account_id END,
-			errs = CASE WHEN m.accounts > 1 THEN jsonb_build_array(jsonb_build_object(
-				'col', $3::text, 'value', ` + p.keyValue() + `, 'code', 'ambiguous_transfer',
-				'message', format('Dieser Kunde ist in mehreren anderen Benutzerkonten vorhanden (%s); es ist nicht eindeutig, aus welchem er übernommen werden soll. Bitte bereinigen Sie eines der Konten.', m.names))) END
-		FROM (SELECT s.row_num, count(DISTINCT c.account_id) AS accounts,
-				(array_agg(c.id ORDER BY ` + order + `))[1] AS id,
-				(array_agg(c.account_id ORDER BY ` + order + `))[1] AS account_id,
-				string_agg(DISTINCT a.name, ' und ' ORDER BY a.name) AS names
+	return stage{name, `INSERT INTO ` + matches + ` (row_num, match_id, xfer, src_account, errs)
+		SELECT m.row_num, CASE WHEN NOT m.ambiguous THEN m.id END, NOT m.ambiguous, CASE WHEN NOT m.ambiguous THEN m.account_id END,
+			CASE WHEN m.ambiguous THEN jsonb_build_array(jsonb_build_object(
+				'col', $3::text, 'value', m.key, 'code', 'ambiguous_transfer',
+				'message', format('Dieser Kunde ist in mehreren anderen Benutzerkonten vorhanden (%s); es ist nicht eindeutig, aus welchem er übernommen werden soll. Bitte bereinigen Sie eines der Konten.',
+					(SELECT string_agg(a.name, ' und ' ORDER BY a.name) FROM accounts a WHERE a.id = ANY(m.accounts))))) END
+		FROM (SELECT DISTINCT ON (s.row_num) s.row_num, ` + p.keyValue() + ` AS key, c.id, c.account_id,
+				min(c.account_id) OVER w <> max(c.account_id) OVER w AS ambiguous,
+				array_agg(c.account_id) OVER w AS accounts
 			FROM ` + st + ` s
 			JOIN customers c ON c.tenant_id = $1 AND c.account_id <> $2 AND ` + deleted + ` AND ` + p.keyMatch() + `
-			JOIN accounts a ON a.id = c.account_id
-			WHERE s.match_id IS NULL AND s.errs IS NULL
-			GROUP BY s.row_num) m
-		WHERE s.row_num = m.row_num`, []any{im.TenantID, im.AccountID, p.name(strings.Split(p.keys, ",")[0])}}
+			WHERE s.errs IS NULL AND ` + unmatched + `
+			WINDOW w AS (PARTITION BY s.row_num)
+			ORDER BY s.row_num, ` + order + `) m`, []any{im.TenantID, im.AccountID, p.name(strings.Split(p.keys, ",")[0])}}
 }
 
 // externalIDTaken: the external ID the customer will have (a restored or transferred
@@ -406,12 +430,11 @@ func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
 	parts = append(parts, passwordChange)
 	if p.tag != "" {
 		t := quote(p.tag)
-		parts = append(parts, `CASE WHEN c.id IS NULL THEN jsonb_build_object('tags', jsonb_build_object('old', NULL, 'new', jsonb_build_array(`+t+`::text)))
-			WHEN NOT (`+t+` = ANY(c.tags)) THEN jsonb_build_object('tags', jsonb_build_object('old', to_jsonb(c.tags), 'new', to_jsonb(array_append(c.tags, `+t+`::text))))
-			ELSE '{}'::jsonb END`)
+		parts = append(parts, jsonChange("tags", "c.tags", "array_append(c.tags, "+t+"::text)",
+			"c.id IS NULL OR NOT ("+t+" = ANY(c.tags))"))
 	}
 	// A transfer names the account the customer comes from.
-	parts = append(parts, `CASE WHEN s.xfer THEN jsonb_build_object('account', jsonb_build_object('old', src.name, 'new', `+quote(im.Account)+`::text)) ELSE '{}'::jsonb END`)
+	parts = append(parts, jsonChange("account", "src.name", quote(im.Account)+"::text", "s.xfer"))
 	action := `CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' WHEN s.xfer THEN '` + p.transferAction() + `' ELSE 'update' END`
 	// A copy is a new customer: it has no portal id before apply.
 	portalID := `c.id`
@@ -419,7 +442,7 @@ func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
 		portalID = `CASE WHEN s.xfer THEN NULL ELSE c.id END`
 	}
 	query := `SELECT s.row_num::bigint AS pos, s.row_num, ` + action + ` AS action,
-			` + p.keyValue() + ` AS key, ` + portalID + ` AS customer_id, ` + jsonbConcat(parts) + ` AS changes
+			` + p.keyValue() + ` AS key, ` + portalID + ` AS customer_id, ` + jsonObject(parts) + ` AS changes
 		FROM ` + st + ` s LEFT JOIN customers c ON c.id = s.match_id AND NOT ` + create + `
 			LEFT JOIN accounts src ON src.id = s.src_account
 		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR s.xfer OR ` + p.changed() + `)`
@@ -532,8 +555,10 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if err := store.StartTransferBatch(ctx, tx); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account)
-		SELECT s.match_id, $1 FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`, im.AccountID); err != nil {
+	// A move keeps the customer's id: the recheck's match names both ends already.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account, from_account, new_id)
+		SELECT s.match_id, $1, s.src_account, CASE WHEN $2 THEN s.match_id END FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`,
+		im.AccountID, p.transfer == "move"); err != nil {
 		return fmt.Errorf("transfer customers: fill batch: %w", err)
 	}
 	// A temporary table has no statistics until analyzed: without them the joins of the
@@ -548,8 +573,9 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if done != n {
 		return fmt.Errorf("transfer customers: transferred %d, counted %d", done, n)
 	}
+	// A moved customer keeps its id: only a copy's rows change.
 	if _, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET match_id = b.new_id FROM `+store.TransferBatch+` b
-		WHERE s.errs IS NULL AND s.xfer AND b.source_id = s.match_id`); err != nil {
+		WHERE s.errs IS NULL AND s.xfer AND b.source_id = s.match_id AND b.new_id <> s.match_id`); err != nil {
 		return fmt.Errorf("transfer customers: rows to the transferred: %w", err)
 	}
 	return nil

@@ -307,6 +307,21 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 			send()
 		}
 	}()
+	// Passwords are hashed by a pool of one goroutine per core, fed row by row by every
+	// stager: a batch is 2,048 rows, so a file of a few hundred rows with passwords (one
+	// batch) would otherwise be hashed by one stager on one core.
+	hashes := make(chan hashJob)
+	var hashers sync.WaitGroup
+	for range workers {
+		hashers.Add(1)
+		go func() {
+			defer hashers.Done()
+			for j := range hashes {
+				*j.dst = HashPassword(string(j.pw))
+				j.done.Done()
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -316,6 +331,9 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 				out := make([][]any, len(rows))
 				for i, r := range rows {
 					out[i] = stageRow(prof, r, l)
+				}
+				if !hashBatch(rctx, hashes, out) {
+					return
 				}
 				select {
 				case staged <- out:
@@ -327,6 +345,8 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 	}
 	go func() {
 		wg.Wait()
+		close(hashes)
+		hashers.Wait()
 		close(staged)
 	}()
 
@@ -365,6 +385,40 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 		return n, nil, fmt.Errorf("finish copy: %w", err)
 	}
 	return n, filter, e.progress(ctx, id, n)
+}
+
+// plainPassword is a password cell's value as a profile stages it; the loader replaces
+// it with its hash (HashPassword) before the row is copied. It never leaves the worker.
+type plainPassword string
+
+// hashJob is one password for the loader's hash pool: the hash goes to dst.
+type hashJob struct {
+	pw   plainPassword
+	dst  *any
+	done *sync.WaitGroup
+}
+
+// hashBatch hands the batch's passwords to the hash pool and waits until all are
+// hashed; false if ctx ended first (the batch is then of no use).
+func hashBatch(ctx context.Context, hashes chan<- hashJob, batch [][]any) bool {
+	var done sync.WaitGroup
+	defer done.Wait() // no hasher writes into the batch after it is given up
+	for _, vals := range batch {
+		for i, v := range vals {
+			pw, ok := v.(plainPassword)
+			if !ok {
+				continue
+			}
+			done.Add(1)
+			select {
+			case hashes <- hashJob{pw: pw, dst: &vals[i], done: &done}:
+			case <-ctx.Done():
+				done.Done()
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // stageRow is the row's values for COPY: its number, what the profile stages and its
@@ -535,6 +589,7 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if err := prof.apply(ctx, tx, st, im, counts); err != nil {
 			return err
 		}
+
 		// The errors as apply saw them, which may include rows that changed since the preview.
 		if err := store.CopyImportErrors(ctx, tx, id, st); err != nil {
 			return err
