@@ -147,7 +147,7 @@ func check(ctx context.Context, tx *sqlx.Tx, v *store.ReleaseVerdicts, scope sto
 			f, bad := engine.Decide(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
 				plausibility.History{Count: c.Count, Last: c.Last, LastOn: c.LastOn, FirstOn: c.FirstOn, Consumption: c.Consumption},
 				plausibility.Reading{Value: c.Value, ReadOn: c.ReadOn}, today)
-			r := store.ReleaseResult{ID: c.ID, Value: c.Value, ReadOn: c.ReadOn, OK: true}
+			r := store.ReleaseResult{ID: c.ID, Version: c.Version, OK: true}
 			if bad {
 				r.OK, r.Rule, r.Message = false, string(f.Rule), f.Message
 			}

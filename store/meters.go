@@ -238,6 +238,7 @@ func ReleaseReading(ctx context.Context, db sqlx.ExecerContext, tenantID, id, by
 // its register and the register's released history.
 type ReleaseCandidate struct {
 	ID          int64
+	Version     string // the row version (xmin) that was read: a reading written since is not the one checked
 	Value       string
 	ReadOn      time.Time
 	Digits      int
@@ -281,7 +282,7 @@ func LockReleases(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
 // did before. One row per candidate rather than one per released reading halves what
 // lib/pq decodes, and PostgreSQL sorts the candidates only.
 func ReleaseCandidates(ctx context.Context, tx *sqlx.Tx, s ReleaseScope, fn func(ReleaseCandidate) error) error {
-	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.value::text, c.read_on, g.digits, g.decimals, COALESCE(g.unit, ''), h.released
+	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.xmin::text, c.value::text, c.read_on, g.digits, g.decimals, COALESCE(g.unit, ''), h.released
 		FROM readings c JOIN registers g ON g.id = c.register_id JOIN meters m ON m.id = g.meter_id
 		JOIN contracts ct ON ct.id = m.contract_id JOIN customers cu ON cu.id = ct.customer_id
 		LEFT JOIN (SELECT register_id, string_agg(value::text || ' ' || to_char(read_on, 'YYYY-MM-DD'), ',' ORDER BY read_on, id) AS released
@@ -297,7 +298,7 @@ func ReleaseCandidates(ctx context.Context, tx *sqlx.Tx, s ReleaseScope, fn func
 			c        ReleaseCandidate
 			released sql.NullString
 		)
-		if err := rows.Scan(&c.ID, &c.Value, &c.ReadOn, &c.Digits, &c.Decimals, &c.Unit, &released); err != nil {
+		if err := rows.Scan(&c.ID, &c.Version, &c.Value, &c.ReadOn, &c.Digits, &c.Decimals, &c.Unit, &released); err != nil {
 			return fmt.Errorf("load release candidates: %w", err)
 		}
 		hist := history{digits: c.Digits, decimals: c.Decimals}
@@ -439,8 +440,7 @@ func scaledValue(s string, decimals int) (int64, bool) {
 // decisive rule and its message.
 type ReleaseResult struct {
 	ID      int64
-	Value   string // as checked: a reading changed meanwhile is left alone
-	ReadOn  time.Time
+	Version string // the candidate's: a reading changed meanwhile is left alone
 	OK      bool
 	Rule    string
 	Message string
@@ -451,7 +451,7 @@ type ReleaseResult struct {
 // COPY (whose per-row calls through database/sql cost more than the rules).
 type ReleaseVerdicts struct {
 	ids, failedIDs  []int64
-	values, readOn  []string
+	versions        []string
 	ok              []bool
 	rules, messages []string
 }
@@ -459,8 +459,7 @@ type ReleaseVerdicts struct {
 // Add takes one verdict.
 func (v *ReleaseVerdicts) Add(r ReleaseResult) {
 	v.ids = append(v.ids, r.ID)
-	v.values = append(v.values, r.Value)
-	v.readOn = append(v.readOn, r.ReadOn.Format(time.DateOnly))
+	v.versions = append(v.versions, r.Version)
 	v.ok = append(v.ok, r.OK)
 	if !r.OK {
 		v.failedIDs = append(v.failedIDs, r.ID)
@@ -474,7 +473,8 @@ func (v *ReleaseVerdicts) Len() int { return len(v.ids) }
 
 // ApplyRelease writes a release's verdicts in tx with one statement: passing readings
 // become released, failing ones failed with their protocol entry. A reading corrected
-// since it was checked (value or date differ) or released meanwhile is left alone. It
+// since it was checked (another row version: a correction, even to the same value, or a
+// manual release) is left alone. It
 // returns how many readings were released and failed.
 func ApplyRelease(ctx context.Context, tx *sqlx.Tx, runID string, v *ReleaseVerdicts) (released, failed int64, err error) {
 	// One pass over the readings for both verdicts: a second UPDATE … FROM for the
@@ -482,17 +482,17 @@ func ApplyRelease(ctx context.Context, tx *sqlx.Tx, runID string, v *ReleaseVerd
 	err = tx.QueryRowxContext(ctx, `WITH checked AS (
 			UPDATE readings r SET status = CASE WHEN t.ok THEN 'released' ELSE 'failed' END,
 				released_at = CASE WHEN t.ok THEN now() END, release_run_id = CASE WHEN t.ok THEN $1::uuid END, checked_run_id = $1
-			FROM unnest($2::bigint[], $3::numeric[], $4::date[], $5::boolean[]) AS t (id, value, read_on, ok)
-			WHERE r.id = t.id AND r.status <> 'released' AND r.value = t.value AND r.read_on = t.read_on
+			FROM unnest($2::bigint[], $3::xid[], $4::boolean[]) AS t (id, version, ok)
+			WHERE r.id = t.id AND r.xmin = t.version AND r.status <> 'released'
 			RETURNING r.id, t.ok
 		), protocol AS (
 			INSERT INTO release_protocol (run_id, reading_id, rule, message)
-			SELECT $1, f.id, f.rule, f.message FROM unnest($6::bigint[], $7::text[], $8::text[]) AS f (id, rule, message)
+			SELECT $1, f.id, f.rule, f.message FROM unnest($5::bigint[], $6::text[], $7::text[]) AS f (id, rule, message)
 			JOIN checked c ON c.id = f.id AND NOT c.ok
 			ON CONFLICT DO NOTHING
 		)
 		SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok) FROM checked`, runID,
-		pq.Array(v.ids), pq.Array(v.values), pq.Array(v.readOn), pq.Array(v.ok),
+		pq.Array(v.ids), pq.Array(v.versions), pq.Array(v.ok),
 		pq.Array(v.failedIDs), pq.Array(v.rules), pq.Array(v.messages)).Scan(&released, &failed)
 	if err != nil {
 		return 0, 0, fmt.Errorf("release %s: write verdicts: %w", runID, err)

@@ -12,7 +12,7 @@ import (
 )
 
 // releaseRun records a release run for the protocol's foreign key.
-func releaseRun(t *testing.T, tx *sqlx.Tx, acc store.Account) string {
+func releaseRun(t *testing.T, tx sqlx.ExecerContext, acc store.Account) string {
 	t.Helper()
 	id := store.NewID()
 	if err := store.CreateRun(context.Background(), tx, store.NewRun{ID: id, TenantID: acc.TenantID, AccountID: acc.ID, CreatedBy: acc.ID,
@@ -22,7 +22,7 @@ func releaseRun(t *testing.T, tx *sqlx.Tx, acc store.Account) string {
 	return id
 }
 
-func enter(t *testing.T, tx *sqlx.Tx, acc store.Account, register int64, value, on string) int64 {
+func enter(t *testing.T, tx sqlx.QueryerContext, acc store.Account, register int64, value, on string) int64 {
 	t.Helper()
 	d, _ := time.Parse(time.DateOnly, on)
 	id, err := store.EnterReading(context.Background(), tx, store.NewReading{TenantID: acc.TenantID, RegisterID: register,
@@ -93,33 +93,45 @@ func TestReleaseCandidatesCarryTheirHistory(t *testing.T) {
 }
 
 // The verdicts are written in one statement: passing readings released, failing ones
-// failed with their protocol entry; a reading corrected since the check or released by
-// hand meanwhile is left alone. A reading entered after the release is the next
+// failed with their protocol entry; a reading written since the check (corrected, sent
+// again unchanged, released by hand) is left alone. A reading entered after the release is the next
 // candidate, with the released one as its history.
 func TestApplyReleaseWritesTheVerdicts(t *testing.T) {
 	ctx := context.Background()
-	tx := storetest.TestTx(t)
-	acc := storetest.Account(t, tx, "", "huber", "")
+	db := storetest.DB(t) // committed: what the customer and the admin write meanwhile are transactions of their own
+	acc := storetest.Account(t, db, "", "huber", "")
 	reg := func(meter string) int64 {
-		id := storetest.Register(t, tx, acc, storetest.RegisterSpec{Customer: "K-1", Contract: "V-1", Meter: meter, Register: "SW"})
-		storetest.Released(t, tx, acc.TenantID, id, "1000", "2026-01-01")
-		return id
+		return storetest.Register(t, db, acc, storetest.RegisterSpec{Customer: "K-1", Contract: "V-1", Meter: meter, Register: "SW"})
+	}
+	for _, m := range []string{"M-1", "M-2", "M-3", "M-4", "M-5"} {
+		storetest.Released(t, db, acc.TenantID, reg(m), "1000", "2026-01-01")
 	}
 	passReg := reg("M-1")
-	pass := enter(t, tx, acc, passReg, "1200", "2026-02-20")
-	fail := enter(t, tx, acc, reg("M-2"), "9000", "2026-02-20")
-	corrected := enter(t, tx, acc, reg("M-3"), "1200", "2026-02-20")
-	byHand := enter(t, tx, acc, reg("M-4"), "1200", "2026-02-20")
+	pass := enter(t, db, acc, passReg, "1200", "2026-02-20")
+	fail := enter(t, db, acc, reg("M-2"), "9000", "2026-02-20")
+	corrected := enter(t, db, acc, reg("M-3"), "1200", "2026-02-20")
+	byHand := enter(t, db, acc, reg("M-4"), "1200", "2026-02-20")
+	same := enter(t, db, acc, reg("M-5"), "1200", "2026-02-20")
 
-	on, _ := time.Parse(time.DateOnly, "2026-02-20")
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+
 	var v store.ReleaseVerdicts
-	v.Add(store.ReleaseResult{ID: pass, Value: "1200", ReadOn: on, OK: true})
-	v.Add(store.ReleaseResult{ID: fail, Value: "9000", ReadOn: on, Rule: "max_factor", Message: "zu viel"})
-	v.Add(store.ReleaseResult{ID: corrected, Value: "1200", ReadOn: on, OK: true})
-	v.Add(store.ReleaseResult{ID: byHand, Value: "1200", ReadOn: on, OK: true})
-	// Meanwhile: the customer corrects one, an admin releases another.
-	enter(t, tx, acc, storetest.Register(t, tx, acc, storetest.RegisterSpec{Customer: "K-1", Contract: "V-1", Meter: "M-3", Register: "SW"}), "1250", "2026-02-21")
-	if err := store.ReleaseReading(ctx, tx, acc.TenantID, byHand, acc.ID, "vor Ort geprüft"); err != nil {
+	for id, c := range candidates(t, tx, store.ReleaseScope{TenantID: acc.TenantID, AccountID: acc.ID, All: true}) {
+		r := store.ReleaseResult{ID: id, Version: c.Version, OK: id != fail}
+		if !r.OK {
+			r.Rule, r.Message = "max_factor", "zu viel"
+		}
+		v.Add(r)
+	}
+	// Meanwhile: the customer corrects one, sends another one again unchanged, and an
+	// admin releases a third by hand.
+	enter(t, db, acc, reg("M-3"), "1250", "2026-02-21")
+	enter(t, db, acc, reg("M-5"), "1200", "2026-02-20")
+	if err := store.ReleaseReading(ctx, db, acc.TenantID, byHand, acc.ID, "vor Ort geprüft"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -128,7 +140,7 @@ func TestApplyReleaseWritesTheVerdicts(t *testing.T) {
 	if err != nil || released != 1 || failed != 1 {
 		t.Fatalf("released %d, failed %d (%v), want 1 and 1", released, failed, err)
 	}
-	for id, want := range map[int64]string{pass: "released", fail: "failed", corrected: "entered", byHand: "released"} {
+	for id, want := range map[int64]string{pass: "released", fail: "failed", corrected: "entered", same: "entered", byHand: "released"} {
 		r, err := store.GetReading(ctx, tx, acc.TenantID, id)
 		if err != nil || r.Status != want {
 			t.Errorf("reading %d: %s (%v), want %s", id, r.Status, err, want)
@@ -153,10 +165,10 @@ func TestApplyReleaseWritesTheVerdicts(t *testing.T) {
 		t.Errorf("protocol %+v (%v)", protocol, err)
 	}
 
-	// The same verdicts again (a retry) release nothing twice and add no protocol entry.
+	// The same verdicts again change nothing: each reading has a new row version now.
 	released, failed, err = store.ApplyRelease(ctx, tx, run, &v)
-	if err != nil || released != 0 || failed != 1 {
-		t.Errorf("again: released %d, failed %d (%v), want 0 and 1", released, failed, err)
+	if err != nil || released != 0 || failed != 0 {
+		t.Errorf("again: released %d, failed %d (%v), want 0 and 0", released, failed, err)
 	}
 	if p, _ := store.ReleaseProtocol(ctx, tx, run); len(p) != 1 {
 		t.Errorf("again: protocol %+v", p)
@@ -174,13 +186,13 @@ func TestApplyReleaseWritesTheVerdicts(t *testing.T) {
 		}
 		return ids
 	}
-	if got := byStatus("entered"); len(got) != 2 || got[0] != corrected || got[1] != next {
-		t.Errorf("entered readings %v, want %d and %d", got, corrected, next)
+	if got := byStatus("entered"); len(got) != 3 || got[0] != corrected || got[1] != same || got[2] != next {
+		t.Errorf("entered readings %v, want %d, %d and %d", got, corrected, same, next)
 	}
 	if got := byStatus("failed"); len(got) != 1 || got[0] != fail {
 		t.Errorf("failed readings %v", got)
 	}
-	if got := byStatus("released"); len(got) != 6 { // four imported, pass, byHand
+	if got := byStatus("released"); len(got) != 7 { // five imported, pass, byHand
 		t.Errorf("released readings %v", got)
 	}
 	c := candidates(t, tx, store.ReleaseScope{TenantID: acc.TenantID, AccountID: acc.ID, All: true})[next]
