@@ -114,31 +114,20 @@ const releaseBatch = 1024
 // are read and decoded in a goroutine of their own, so that the rules run side by side
 // with lib/pq's decoding of the next ones.
 func check(ctx context.Context, tx *sqlx.Tx, v *store.ReleaseVerdicts, scope store.ReleaseScope, engine *plausibility.Engine, today time.Time) error {
-	readCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	batches := make(chan []store.ReleaseCandidate, 4)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		send := func(b []store.ReleaseCandidate) error {
-			select {
-			case batches <- b:
-				return nil
-			case <-readCtx.Done():
-				return readCtx.Err()
-			}
-		}
 		batch := make([]store.ReleaseCandidate, 0, releaseBatch)
-		err := store.ReleaseCandidates(readCtx, tx, scope, func(c store.ReleaseCandidate) error {
-			if batch = append(batch, c); len(batch) < releaseBatch {
-				return nil
+		err := store.ReleaseCandidates(ctx, tx, scope, func(c store.ReleaseCandidate) error {
+			if batch = append(batch, c); len(batch) == releaseBatch {
+				batches <- batch // never blocks for good: the loop below takes every batch
+				batch = make([]store.ReleaseCandidate, 0, releaseBatch)
 			}
-			err := send(batch)
-			batch = make([]store.ReleaseCandidate, 0, releaseBatch)
-			return err
+			return nil
 		})
 		if err == nil && len(batch) > 0 {
-			err = send(batch)
+			batches <- batch
 		}
 		readErr <- err
 	}()
