@@ -75,25 +75,15 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 				counts = locked.Counts
 				return nil
 			}
-			var results []store.ReleaseResult
 			loadStart := time.Now()
-			err = store.ReleaseCandidates(ctx, tx, store.ReleaseScope{TenantID: run.TenantID, AccountID: run.AccountID,
-				All: p.All, Contracts: p.Contracts}, func(c store.ReleaseCandidate) error {
-				f, bad := engine.Decide(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
-					plausibility.History{Count: c.Count, Last: c.Last, LastOn: c.LastOn, FirstOn: c.FirstOn, Consumption: c.Consumption},
-					plausibility.Reading{Value: c.Value, ReadOn: c.ReadOn}, today)
-				r := store.ReleaseResult{ID: c.ID, Value: c.Value, ReadOn: c.ReadOn, OK: true}
-				if bad {
-					r.OK, r.Rule, r.Message = false, string(f.Rule), f.Message
-				}
-				results = append(results, r)
-				return nil
-			})
+			var verdicts store.ReleaseVerdicts
+			err = check(ctx, tx, &verdicts, store.ReleaseScope{TenantID: run.TenantID, AccountID: run.AccountID,
+				All: p.All, Contracts: p.Contracts}, engine, today)
 			if err != nil {
 				return err
 			}
 			writeStart := time.Now()
-			released, failed, err := store.ApplyRelease(ctx, tx, run.ID, results)
+			released, failed, err := store.ApplyRelease(ctx, tx, run.ID, &verdicts)
 			if err != nil {
 				return err
 			}
@@ -103,7 +93,7 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 			}
 			t.Log.DebugContext(ctx, "release timing", slog.String("run_id", run.ID), slog.Duration("load_and_check", writeStart.Sub(loadStart)),
 				slog.Duration("write", time.Since(writeStart)))
-			checked := int64(len(results))
+			checked := int64(verdicts.Len())
 			counts = store.RunCounts{"checked": checked, "released": released, "failed": failed}
 			return store.SetRunProgress(ctx, tx, run.ID, counts, checked, &checked)
 		})
@@ -114,4 +104,44 @@ func (w *ReleaseWorker) Work(ctx context.Context, t *Task[Release]) (any, error)
 			slog.Int64("released", counts["released"]), slog.Int64("failed", counts["failed"]), slog.Duration("took", time.Since(start)))
 		return counts, nil
 	})
+}
+
+// releaseBatch is how many candidates go from the reader to the rules at a time: large
+// enough that the hand-over costs nothing per reading.
+const releaseBatch = 1024
+
+// check runs every candidate of the scope through the rules into v. The candidates
+// are read and decoded in a goroutine of their own, so that the rules run side by side
+// with lib/pq's decoding of the next ones.
+func check(ctx context.Context, tx *sqlx.Tx, v *store.ReleaseVerdicts, scope store.ReleaseScope, engine *plausibility.Engine, today time.Time) error {
+	batches := make(chan []store.ReleaseCandidate, 4)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([]store.ReleaseCandidate, 0, releaseBatch)
+		err := store.ReleaseCandidates(ctx, tx, scope, func(c store.ReleaseCandidate) error {
+			if batch = append(batch, c); len(batch) == releaseBatch {
+				batches <- batch // never blocks for good: the loop below takes every batch
+				batch = make([]store.ReleaseCandidate, 0, releaseBatch)
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			batches <- batch
+		}
+		readErr <- err
+	}()
+	for batch := range batches {
+		for _, c := range batch {
+			f, bad := engine.Decide(plausibility.Register{Digits: c.Digits, Decimals: c.Decimals, Unit: c.Unit},
+				plausibility.History{Count: c.Count, Last: c.Last, LastOn: c.LastOn, FirstOn: c.FirstOn, Consumption: c.Consumption},
+				plausibility.Reading{Value: c.Value, ReadOn: c.ReadOn}, today)
+			r := store.ReleaseResult{ID: c.ID, Version: c.Version, OK: true}
+			if bad {
+				r.OK, r.Rule, r.Message = false, string(f.Rule), f.Message
+			}
+			v.Add(r)
+		}
+	}
+	return <-readErr
 }

@@ -42,3 +42,25 @@ func TestReleaseHistorySum(t *testing.T) {
 		})
 	}
 }
+
+// The aggregated history comes in any order and is summed up in (date, id) order.
+func TestParseReleased(t *testing.T) {
+	got, err := parseReleased(nil, "7 1300 2026-01-31,9 1350 2026-01-31,3 1000 2026-01-01,5 1200 2026-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range got {
+		ids = append(ids, r.id)
+	}
+	if len(ids) != 4 || ids[0] != 3 || ids[1] != 5 || ids[2] != 7 || ids[3] != 9 || got[3].value != "1350" ||
+		!got[0].on.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("parsed %+v", got)
+	}
+	if got, err := parseReleased(got[:0], ""); err != nil || len(got) != 0 {
+		t.Errorf("no history: %+v %v", got, err)
+	}
+	if _, err := parseReleased(nil, "x 1000 2026-01-01"); err == nil {
+		t.Error("a broken history was parsed")
+	}
+}
