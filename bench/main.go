@@ -6,6 +6,7 @@
 //	go run ./bench                       # 1,000,000 rows, 3 rounds, medians
 //	go run ./bench -rows 20000 -rounds 1 # quick mode
 //	go run ./bench -readers              # only the xlsx readers, no database
+//	go run ./bench -distinct-cols        # only the worker on a workbook of 6 distinct strings a row
 //	go run ./bench -release              # only the release of 200,000 meter readings
 //	go run ./bench -invite               # only 100,000 invitations to an SMTP sink vs a bare go-mail loop
 //	go run ./bench -meter-requests       # only meter-request runs over 100,000 contracts, each against an invitation batch
@@ -48,6 +49,9 @@ import (
 
 const benchDB = "portalwerk_bench"
 
+// distinctColsDB is -distinct-cols' own database, so it can run beside the import bench.
+const distinctColsDB = "portalwerk_bench_distinct"
+
 // Targets.
 const (
 	maxXLSXPreviewSec = 4.0
@@ -70,6 +74,7 @@ func main() {
 	readers := flag.Bool("readers", false, "only the xlsx readers (jobs/sheet, excelize Rows, decompression floor); no database")
 	noExcelize := flag.Bool("no-excelize", false, "with -readers: leave out excelize (slow)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here (any mode); with -readers the jobs/sheet reader child writes its own to this path + \".reader\"")
+	distinctCols := flag.Bool("distinct-cols", false, "only the worker's xlsx preview + apply (database "+distinctColsDB+"), on a workbook whose non-key columns are distinct in every row (6 distinct shared strings a row, 6,000,006 at -rows 1000000), against the peak RSS target; no floors, no csv")
 	distinct := flag.Int("distinct", 0, "with -readers: also read a workbook of this many distinct shared strings (5 a row, e.g. 5000000) and report the reader's peak RSS")
 	release := flag.Bool("release", false, "only the release of meter readings: -contracts contracts × 2 registers of entered readings")
 	contracts := flag.Int("contracts", 100000, "with -release: contracts (each with 2 registers and one entered reading per register)")
@@ -138,6 +143,12 @@ func main() {
 		}
 		return
 	}
+	if *distinctCols {
+		if err := runDistinctCols(context.Background(), *rows, *rounds, *admin, *keep); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if err := run(context.Background(), *rows, *rounds, *admin, *keep); err != nil {
 		fail(err)
 	}
@@ -176,7 +187,7 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 		return err
 	}
 	defer drop()
-	acc, err := benchAccount(ctx, db)
+	acc, err := seededAccount(ctx, db, n)
 	if err != nil {
 		return err
 	}
@@ -185,19 +196,13 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 		return err
 	}
 
-	t := time.Now()
-	if err := seed(ctx, db, acc, n); err != nil {
-		return err
-	}
-	note("seeded %d customers in %.1fs", n, time.Since(t).Seconds())
-
 	dir, err := os.MkdirTemp("", "portalwerk-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	xlsxPath, csvPath := filepath.Join(dir, "nutzer.xlsx"), filepath.Join(dir, "nutzer.csv")
-	t = time.Now()
+	t := time.Now()
 	unique, err := writeXLSX(xlsxPath, n)
 	if err != nil {
 		return fmt.Errorf("write xlsx: %w", err)
@@ -236,18 +241,8 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 				m.csvRead = append(m.csvRead, c)
 				note("round %d: bare csv read %.2fs", round, c)
 			}
-			if err := resetEmails(ctx, db, acc); err != nil {
-				return err
-			}
-			id, err := createImport(ctx, db, acc, path)
+			r, err := importRound(ctx, db, benchURL, acc, path, n)
 			if err != nil {
-				return fmt.Errorf("create %s import: %w", format, err)
-			}
-			r, err := runEngine(benchURL, id)
-			if err != nil {
-				return fmt.Errorf("%s import: %w", format, err)
-			}
-			if err := checkApplied(ctx, db, acc, n, r); err != nil {
 				return fmt.Errorf("%s import: %w", format, err)
 			}
 			note("round %d: %s: preview %.2fs, apply %.2fs, peak RSS %.0f MiB", round, format, r.PreviewSec, r.ApplySec, float64(r.rssKiB)/1024)
@@ -280,6 +275,89 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 		return fmt.Sprintf("%.1f MB", float64(st.Size())/1e6)
 	}
 	report(n, pgVersion, loadBefore, fileSize(xlsxPath), fileSize(csvPath), unique, m)
+	return nil
+}
+
+// seededAccount creates the bench account and seeds n customers into it.
+func seededAccount(ctx context.Context, db *sqlx.DB, n int) (store.Account, error) {
+	acc, err := benchAccount(ctx, db)
+	if err != nil {
+		return acc, err
+	}
+	t := time.Now()
+	if err := seed(ctx, db, acc, n); err != nil {
+		return acc, err
+	}
+	note("seeded %d customers in %.1fs", n, time.Since(t).Seconds())
+	return acc, nil
+}
+
+// importRound resets the e-mails, imports the file of n rows in the worker child and
+// checks that every row was updated.
+func importRound(ctx context.Context, db *sqlx.DB, benchURL string, acc store.Account, path string, n int) (engineRun, error) {
+	if err := resetEmails(ctx, db, acc); err != nil {
+		return engineRun{}, err
+	}
+	id, err := createImport(ctx, db, acc, path)
+	if err != nil {
+		return engineRun{}, fmt.Errorf("create import: %w", err)
+	}
+	r, err := runEngine(benchURL, id)
+	if err != nil {
+		return r, err
+	}
+	return r, checkApplied(ctx, db, acc, n, r)
+}
+
+// runDistinctCols is the -distinct-cols mode: the worker's preview + apply of the emails
+// import, in its child process as run measures it, on distinctUsersBook, whose shared
+// strings are all distinct (issue 13: the worker's peak RSS ≤ 256 MB also at 5,000,000
+// distinct strings). The jobs/sheet reader alone on such a book is -readers -distinct.
+func runDistinctCols(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
+	loadBefore := loadAvg()
+	db, benchURL, drop, err := benchDatabase(ctx, adminURL, distinctColsDB, keep)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	acc, err := seededAccount(ctx, db, n)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "portalwerk-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "nutzer.xlsx")
+	t := time.Now()
+	unique, err := writeBook(path, distinctUsersBook(n))
+	if err != nil {
+		return fmt.Errorf("write xlsx: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	note("wrote %s (%d distinct shared strings) in %.1fs", path, unique, time.Since(t).Seconds())
+	var runs []engineRun
+	for round := 1; round <= rounds; round++ {
+		r, err := importRound(ctx, db, benchURL, acc, path, n)
+		if err != nil {
+			return fmt.Errorf("xlsx import: %w", err)
+		}
+		note("round %d: preview %.2fs, apply %.2fs, peak RSS %.0f MiB", round, r.PreviewSec, r.ApplySec, float64(r.rssKiB)/1024)
+		runs = append(runs, r)
+	}
+	e := medians(runs)
+	rss := float64(e.rssKiB) / 1024
+	fmt.Printf("portalwerk import bench, distinct columns: %d rows, profile emails, email_mode=overwrite, %d rounds, %d CPUs, %s, load average %s at start, %s at end\n",
+		n, rounds, runtime.NumCPU(), runtime.Version(), loadBefore, loadAvg())
+	fmt.Printf("file: xlsx %.1f MB, 6 cols, %d distinct shared strings (every cell its own)\n", float64(st.Size())/1e6, unique)
+	fmt.Printf("worker child process: preview %.2f s [%s], apply %.2f s [%s], CPU %.2f s (medians)\n",
+		e.preview, list(e.previews), e.apply, list(e.applies), e.cpu)
+	fmt.Printf("  %s  worker peak RSS ≤ %.0f MiB (xlsx, %d distinct strings)  %.1f MiB (VmHWM, highest round)\n",
+		passFail(rss <= maxRSSMiB), maxRSSMiB, unique, rss)
 	return nil
 }
 
