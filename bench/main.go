@@ -182,15 +182,12 @@ type engineRun struct {
 
 func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	loadBefore := loadAvg()
-	db, benchURL, drop, err := benchDatabase(ctx, adminURL, benchDB, keep)
+	b, drop, err := openImportBench(ctx, adminURL, benchDB, n, keep)
 	if err != nil {
 		return err
 	}
 	defer drop()
-	acc, err := seededAccount(ctx, db, n)
-	if err != nil {
-		return err
-	}
+	db, acc := b.db, b.acc
 	var pgVersion string
 	if err := db.GetContext(ctx, &pgVersion, `SHOW server_version`); err != nil {
 		return err
@@ -241,7 +238,7 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 				m.csvRead = append(m.csvRead, c)
 				note("round %d: bare csv read %.2fs", round, c)
 			}
-			r, err := importRound(ctx, db, benchURL, acc, path, n)
+			r, err := b.round(ctx, path, n)
 			if err != nil {
 				return fmt.Errorf("%s import: %w", format, err)
 			}
@@ -278,35 +275,49 @@ func run(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	return nil
 }
 
-// seededAccount creates the bench account and seeds n customers into it.
-func seededAccount(ctx context.Context, db *sqlx.DB, n int) (store.Account, error) {
+// importBench is a bench database with the account its customers are seeded into.
+type importBench struct {
+	db  *sqlx.DB
+	url string
+	acc store.Account
+}
+
+// openImportBench creates the database name (see benchDatabase) and seeds n customers
+// into its bench account; drop closes and, unless keep, drops it.
+func openImportBench(ctx context.Context, adminURL, name string, n int, keep bool) (importBench, func(), error) {
+	db, url, drop, err := benchDatabase(ctx, adminURL, name, keep)
+	if err != nil {
+		return importBench{}, nil, err
+	}
 	acc, err := benchAccount(ctx, db)
 	if err != nil {
-		return acc, err
+		drop()
+		return importBench{}, nil, err
 	}
 	t := time.Now()
 	if err := seed(ctx, db, acc, n); err != nil {
-		return acc, err
+		drop()
+		return importBench{}, nil, err
 	}
 	note("seeded %d customers in %.1fs", n, time.Since(t).Seconds())
-	return acc, nil
+	return importBench{db: db, url: url, acc: acc}, drop, nil
 }
 
-// importRound resets the e-mails, imports the file of n rows in the worker child and
-// checks that every row was updated.
-func importRound(ctx context.Context, db *sqlx.DB, benchURL string, acc store.Account, path string, n int) (engineRun, error) {
-	if err := resetEmails(ctx, db, acc); err != nil {
+// round resets the e-mails, imports the file of n rows in the worker child and checks
+// that every row was updated.
+func (b importBench) round(ctx context.Context, path string, n int) (engineRun, error) {
+	if err := resetEmails(ctx, b.db, b.acc); err != nil {
 		return engineRun{}, err
 	}
-	id, err := createImport(ctx, db, acc, path)
+	id, err := createImport(ctx, b.db, b.acc, path)
 	if err != nil {
 		return engineRun{}, fmt.Errorf("create import: %w", err)
 	}
-	r, err := runEngine(benchURL, id)
+	r, err := runEngine(b.url, id)
 	if err != nil {
 		return r, err
 	}
-	return r, checkApplied(ctx, db, acc, n, r)
+	return r, checkApplied(ctx, b.db, b.acc, n, r)
 }
 
 // runDistinctCols is the -distinct-cols mode: the worker's preview + apply of the emails
@@ -315,15 +326,11 @@ func importRound(ctx context.Context, db *sqlx.DB, benchURL string, acc store.Ac
 // distinct strings). The jobs/sheet reader alone on such a book is -readers -distinct.
 func runDistinctCols(ctx context.Context, n, rounds int, adminURL string, keep bool) error {
 	loadBefore := loadAvg()
-	db, benchURL, drop, err := benchDatabase(ctx, adminURL, distinctColsDB, keep)
+	b, drop, err := openImportBench(ctx, adminURL, distinctColsDB, n, keep)
 	if err != nil {
 		return err
 	}
 	defer drop()
-	acc, err := seededAccount(ctx, db, n)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "portalwerk-bench-")
 	if err != nil {
 		return err
@@ -342,7 +349,7 @@ func runDistinctCols(ctx context.Context, n, rounds int, adminURL string, keep b
 	note("wrote %s (%d distinct shared strings) in %.1fs", path, unique, time.Since(t).Seconds())
 	var runs []engineRun
 	for round := 1; round <= rounds; round++ {
-		r, err := importRound(ctx, db, benchURL, acc, path, n)
+		r, err := b.round(ctx, path, n)
 		if err != nil {
 			return fmt.Errorf("xlsx import: %w", err)
 		}
