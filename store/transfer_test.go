@@ -207,3 +207,47 @@ func TestRelatedDataAccountChecked(t *testing.T) {
 		t.Errorf("inserted %d appointments, want 50", n)
 	}
 }
+
+// A customer's account is checked per statement (migration 0049) as strictly as the
+// foreign key it replaces: a customer naming no account is refused on insert and on
+// update, an account that only customers name cannot be deleted, and a move of many
+// customers to a real account passes.
+func TestCustomerAccountChecked(t *testing.T) {
+	b := setup(t)
+	refused := func(what, sql string, args ...any) {
+		t.Helper()
+		if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT refused`); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.tx.ExecContext(b.ctx, sql, args...)
+		var pqErr interface{ SQLState() string }
+		if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
+			t.Errorf("%s: got %v, want a foreign key violation (23503)", what, err)
+		}
+		if _, err := b.tx.ExecContext(b.ctx, `ROLLBACK TO SAVEPOINT refused`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Customers without related data: only they name the account.
+	if _, err := b.tx.ExecContext(b.ctx, `INSERT INTO customers (tenant_id, account_id, external_id)
+		SELECT $1, $2, 'M-' || n FROM generate_series(1, 50) n`, b.acc.TenantID, b.acc.ID); err != nil {
+		t.Fatal(err)
+	}
+	const none = -1
+	refused("insert customer", `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, 'K-2')`, b.acc.TenantID, none)
+	refused("move customer", `UPDATE customers SET account_id = $1 WHERE account_id = $2 AND external_id = 'M-1'`, none, b.acc.ID)
+	refused("delete account", `DELETE FROM accounts WHERE id = $1`, b.acc.ID)
+
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	res, err := b.tx.ExecContext(b.ctx, `UPDATE customers SET account_id = $1 WHERE account_id = $2`, maier.ID, b.acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 50 {
+		t.Errorf("moved %d customers, want 50", n)
+	}
+	// No customer names the account any more: it may go.
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM accounts WHERE id = $1`, b.acc.ID); err != nil {
+		t.Errorf("delete the emptied account: %v", err)
+	}
+}
