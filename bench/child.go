@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -21,13 +22,16 @@ import (
 
 // childResult is what the worker process reports back on stdout.
 type childResult struct {
-	PreviewSec float64            `json:"preview_s"`
-	LoadSec    float64            `json:"load_s"` // preview until the last rows_read change: read + stage + COPY
-	ApplySec   float64            `json:"apply_s"`
-	Forecast   store.Counts       `json:"forecast"`
-	Applied    store.Counts       `json:"applied"`
-	Status     store.ImportStatus `json:"status"`
-	HWMKiB     int64              `json:"vm_hwm_kib"` // this process's peak RSS
+	PreviewSec float64 `json:"preview_s"`
+	LoadSec    float64 `json:"load_s"` // preview until the last rows_read change: read + stage + COPY
+	ApplySec   float64 `json:"apply_s"`
+	// CPU seconds of the apply: the worker's and its PostgreSQL processes' (see cpuMeter).
+	ApplyCPUSelf float64            `json:"apply_cpu_self_s"`
+	ApplyCPUPG   float64            `json:"apply_cpu_pg_s"`
+	Forecast     store.Counts       `json:"forecast"`
+	Applied      store.Counts       `json:"applied"`
+	Status       store.ImportStatus `json:"status"`
+	HWMKiB       int64              `json:"vm_hwm_kib"` // this process's peak RSS
 }
 
 // runChild is the worker side: `bench -child <db-url> <import-id>` previews, confirms and
@@ -77,12 +81,18 @@ func runChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
+	dbName := ""
+	if u, err := neturl.Parse(url); err == nil {
+		dbName = strings.TrimPrefix(u.Path, "/")
+	}
+	cpu := startCPUMeter(dbName)
 	t1 := time.Now()
 	if err := e.Apply(ctx, id); err != nil {
 		fmt.Fprintln(os.Stderr, "child: apply:", err)
 		return 1
 	}
 	res.ApplySec = time.Since(t1).Seconds()
+	res.ApplyCPUSelf, res.ApplyCPUPG = cpu.Stop()
 	im, err = store.ImportByID(ctx, db, id)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)

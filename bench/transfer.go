@@ -112,6 +112,10 @@ func runTransfer(ctx context.Context, adminURL string, book, moved, passwords in
 	ratio := xfer.ApplySec / em.ApplySec
 	fmt.Printf("  emails overwrite, %d rows: preview %.2f s, apply %.2f s (%.0f rows/s)\n", moved, em.PreviewSec, em.ApplySec, float64(moved)/em.ApplySec)
 	fmt.Printf("  transfer apply / emails apply: %.2f (target ≤ %.1f: %s)\n", ratio, maxTransferToEmailsApply, verdict(ratio <= maxTransferToEmailsApply))
+	// CPU seconds do not grow with the other processes on the machine, as wall time does.
+	xcpu, ecpu := xfer.ApplyCPUSelf+xfer.ApplyCPUPG, em.ApplyCPUSelf+em.ApplyCPUPG
+	fmt.Printf("  apply CPU seconds (worker + PostgreSQL): transfer %.2f (%.2f + %.2f), emails %.2f (%.2f + %.2f): %.2f\n",
+		xcpu, xfer.ApplyCPUSelf, xfer.ApplyCPUPG, ecpu, em.ApplyCPUSelf, em.ApplyCPUPG, xcpu/ecpu)
 
 	// Passwords: the rows are hashed by one stager per core.
 	ppath := filepath.Join(dir, "logins.csv")

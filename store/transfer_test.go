@@ -167,34 +167,36 @@ func TestPurgeTrashKeepsAppointments(t *testing.T) {
 	}
 }
 
+// refusedFK runs sql in a savepoint and expects a foreign key violation (23503).
+func (b *testBundle) refusedFK(t *testing.T, what, sql string, args ...any) {
+	t.Helper()
+	if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT refused`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.tx.ExecContext(b.ctx, sql, args...)
+	var pqErr interface{ SQLState() string }
+	if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
+		t.Errorf("%s: got %v, want a foreign key violation (23503)", what, err)
+	}
+	if _, err := b.tx.ExecContext(b.ctx, `ROLLBACK TO SAVEPOINT refused`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The related data's account is checked per statement (migration 0047), as strictly as
 // the foreign key it replaces: a row naming no account is refused on insert and on
 // update, and an account its related data still names cannot be deleted.
 func TestRelatedDataAccountChecked(t *testing.T) {
 	b := setup(t)
 	c := b.customer(t, b.acc, "K-1", "")
-	refused := func(what, sql string, args ...any) {
-		t.Helper()
-		if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT refused`); err != nil {
-			t.Fatal(err)
-		}
-		_, err := b.tx.ExecContext(b.ctx, sql, args...)
-		var pqErr interface{ SQLState() string }
-		if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
-			t.Errorf("%s: got %v, want a foreign key violation (23503)", what, err)
-		}
-		if _, err := b.tx.ExecContext(b.ctx, `ROLLBACK TO SAVEPOINT refused`); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const none = -1
-	refused("insert appointment", `INSERT INTO appointments (customer_id, account_id, starts_at) VALUES ($1, $2, now())`, c.PortalID, none)
-	refused("insert visit report", `INSERT INTO visit_reports (customer_id, account_id, visited_on) VALUES ($1, $2, now())`, c.PortalID, none)
-	refused("insert visit block", `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date) VALUES ($1, $2, now(), now())`, c.PortalID, none)
+	b.refusedFK(t, "insert appointment", `INSERT INTO appointments (customer_id, account_id, starts_at) VALUES ($1, $2, now())`, c.PortalID, none)
+	b.refusedFK(t, "insert visit report", `INSERT INTO visit_reports (customer_id, account_id, visited_on) VALUES ($1, $2, now())`, c.PortalID, none)
+	b.refusedFK(t, "insert visit block", `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date) VALUES ($1, $2, now(), now())`, c.PortalID, none)
 	for _, table := range []string{"appointments", "visit_reports", "visit_blocks"} {
-		refused("update "+table, `UPDATE `+table+` SET account_id = $1 WHERE customer_id = $2`, none, c.PortalID)
+		b.refusedFK(t, "update "+table, `UPDATE `+table+` SET account_id = $1 WHERE customer_id = $2`, none, c.PortalID)
 	}
-	refused("delete account", `DELETE FROM accounts WHERE id = $1`, b.acc.ID)
+	b.refusedFK(t, "delete account", `DELETE FROM accounts WHERE id = $1`, b.acc.ID)
 
 	// A real account passes, for many rows at once.
 	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
@@ -205,5 +207,35 @@ func TestRelatedDataAccountChecked(t *testing.T) {
 	}
 	if n, _ := res.RowsAffected(); n != 50 {
 		t.Errorf("inserted %d appointments, want 50", n)
+	}
+}
+
+// A customer's account is checked per statement (migration 0049) as strictly as the
+// foreign key it replaces: a customer naming no account is refused on insert and on
+// update, an account that only customers name cannot be deleted, and a move of many
+// customers to a real account passes.
+func TestCustomerAccountChecked(t *testing.T) {
+	b := setup(t)
+	// Customers without related data: only they name the account.
+	if _, err := b.tx.ExecContext(b.ctx, `INSERT INTO customers (tenant_id, account_id, external_id)
+		SELECT $1, $2, 'M-' || n FROM generate_series(1, 50) n`, b.acc.TenantID, b.acc.ID); err != nil {
+		t.Fatal(err)
+	}
+	const none = -1
+	b.refusedFK(t, "insert customer", `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, 'K-2')`, b.acc.TenantID, none)
+	b.refusedFK(t, "move customer", `UPDATE customers SET account_id = $1 WHERE account_id = $2 AND external_id = 'M-1'`, none, b.acc.ID)
+	b.refusedFK(t, "delete account", `DELETE FROM accounts WHERE id = $1`, b.acc.ID)
+
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	res, err := b.tx.ExecContext(b.ctx, `UPDATE customers SET account_id = $1 WHERE account_id = $2`, maier.ID, b.acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 50 {
+		t.Errorf("moved %d customers, want 50", n)
+	}
+	// No customer names the account any more: it may go.
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM accounts WHERE id = $1`, b.acc.ID); err != nil {
+		t.Errorf("delete the emptied account: %v", err)
 	}
 }

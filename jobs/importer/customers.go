@@ -275,7 +275,8 @@ func (p *customersProfile) matchOwn(st string, im store.Import, trash bool) stag
 // row error ambiguous_transfer naming the accounts; in one account's trash the most
 // recently deleted wins. The first hit comes from DISTINCT ON and the ambiguity from a
 // window over the row's hits (lowest and highest account, no count of distinct ones per
-// row); the accounts' names are looked up only for the ambiguous rows.
+// row); the accounts' names are looked up only for the ambiguous rows. The window is
+// ordered as DISTINCT ON is (over the whole partition), so one sort serves both.
 func (p *customersProfile) matchOther(st string, im store.Import, trash bool) stage {
 	name, deleted, order := "match other accounts", "c.deleted_at IS NULL", "c.id"
 	if trash {
@@ -293,22 +294,26 @@ func (p *customersProfile) matchOther(st string, im store.Import, trash bool) st
 			FROM ` + st + ` s
 			JOIN customers c ON c.tenant_id = $1 AND c.account_id <> $2 AND ` + deleted + ` AND ` + p.keyMatch() + `
 			WHERE s.errs IS NULL AND ` + unmatched + `
-			WINDOW w AS (PARTITION BY s.row_num)
+			WINDOW w AS (PARTITION BY s.row_num ORDER BY ` + order + ` ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 			ORDER BY s.row_num, ` + order + `) m`, []any{im.TenantID, im.AccountID, p.name(strings.Split(p.keys, ",")[0])}}
 }
 
 // externalIDTaken: the external ID the customer will have (a restored or transferred
 // one keeps its own when the cell is empty) must not be another live customer's of the
 // target account.
+//
+// One pass over the staged rows joined with the account's live customers (at most one
+// per external ID): the matched customer's own external ID is looked up only for a row
+// without one. Joining the staging table with itself and with every customer of the
+// tenant for it took half a second at 100,000 transferred rows.
 func (p *customersProfile) externalIDTaken(st string, im store.Import) stage {
 	return stage{"key exists", `UPDATE ` + st + ` s SET errs = jsonb_build_array(jsonb_build_object(
-			'col', $2::text, 'value', k.ext, 'code', 'key_exists',
+			'col', $2::text, 'value', c.external_id, 'code', 'key_exists',
 			'message', 'Ein Kunde mit dieser externen ID ist in diesem Benutzerkonto bereits vorhanden.'))
-		FROM (SELECT s2.row_num, COALESCE(s2.external_id, m.external_id) AS ext FROM ` + st + ` s2
-			LEFT JOIN customers m ON m.id = s2.match_id AND (s2.restore OR s2.xfer) WHERE s2.errs IS NULL) k
-		WHERE s.row_num = k.row_num AND s.errs IS NULL AND k.ext IS NOT NULL AND EXISTS (
-			SELECT 1 FROM customers c WHERE c.account_id = $1 AND c.deleted_at IS NULL
-				AND c.external_id = k.ext AND c.id IS DISTINCT FROM s.match_id)`,
+		FROM customers c
+		WHERE s.errs IS NULL AND c.account_id = $1 AND c.deleted_at IS NULL AND c.id IS DISTINCT FROM s.match_id
+			AND c.external_id = COALESCE(s.external_id,
+				(SELECT m.external_id FROM customers m WHERE m.id = s.match_id AND (s.restore OR s.xfer)))`,
 		[]any{im.AccountID, p.name("external_id")}}
 }
 
@@ -573,7 +578,11 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if done != n {
 		return fmt.Errorf("transfer customers: transferred %d, counted %d", done, n)
 	}
-	// A moved customer keeps its id: only a copy's rows change.
+	// A moved customer keeps its id (new_id is the source id): only a copy's rows change,
+	// and a move skips the pass over the staged rows and the batch.
+	if p.transfer == "move" {
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET match_id = b.new_id FROM `+store.TransferBatch+` b
 		WHERE s.errs IS NULL AND s.xfer AND b.source_id = s.match_id AND b.new_id <> s.match_id`); err != nil {
 		return fmt.Errorf("transfer customers: rows to the transferred: %w", err)
