@@ -148,11 +148,15 @@ type Recipient struct {
 	FirstName  *string `db:"first_name"`
 	LastName   *string `db:"last_name"`
 	Company    *string `db:"company"`
+	TokenID    string  `db:"token_id"` // the id of its recorded invitation link
 }
 
-// ClaimRecipients claims up to n recipients due now for sending; each claim raises the
-// row's attempt. Several senders claim concurrently without getting the same row.
-func ClaimRecipients(ctx context.Context, db sqlx.QueryerContext, runID string, n int) ([]Recipient, error) {
+// ClaimRecipients claims up to len(tokenIDs) recipients due now for sending and records
+// an invitation link (login token, expiring at expires) for each: the i-th claimed row in
+// customer order gets tokenIDs[i]. Each claim raises the row's attempt. Several senders
+// claim concurrently without getting the same row. Claim and tokens are one statement
+// (one round trip, one plan), so they commit together.
+func ClaimRecipients(ctx context.Context, db sqlx.QueryerContext, runID string, tokenIDs []string, expires time.Time) ([]Recipient, error) {
 	var out []Recipient
 	err := sqlx.SelectContext(ctx, db, &out, `WITH due AS (
 			SELECT customer_id FROM invitation_recipients
@@ -161,11 +165,19 @@ func ClaimRecipients(ctx context.Context, db sqlx.QueryerContext, runID string, 
 		claimed AS (
 			UPDATE invitation_recipients r SET status = 'claimed', attempt = r.attempt + 1, claimed_at = now()
 			FROM due WHERE r.run_id = $1 AND r.customer_id = due.customer_id
-			RETURNING r.customer_id, r.identity_id, r.email, r.attempt)
-		SELECT cl.customer_id, cl.identity_id, cl.email, cl.attempt, COALESCE(c.locale, t.locale) AS locale,
-			c.salutation, c.first_name, c.last_name, c.company
-		FROM claimed cl JOIN customers c ON c.id = cl.customer_id JOIN tenants t ON t.id = c.tenant_id
-		ORDER BY cl.customer_id`, runID, n)
+			RETURNING r.customer_id, r.identity_id, r.tenant_id, r.email, r.attempt),
+		numbered AS (
+			SELECT cl.*, row_number() OVER (ORDER BY cl.customer_id) AS n FROM claimed cl),
+		tokens AS (
+			INSERT INTO login_tokens (id, tenant_id, identity_id, customer_id, purpose, run_id, expires_at)
+			SELECT tok.id, nb.tenant_id, nb.identity_id, nb.customer_id, 'invite', $1, $4
+			FROM numbered nb JOIN unnest($3::uuid[]) WITH ORDINALITY AS tok(id, n) ON tok.n = nb.n
+			RETURNING customer_id, id)
+		SELECT nb.customer_id, nb.identity_id, nb.email, nb.attempt, COALESCE(c.locale, t.locale) AS locale,
+			c.salutation, c.first_name, c.last_name, c.company, tk.id AS token_id
+		FROM numbered nb JOIN tokens tk ON tk.customer_id = nb.customer_id
+			JOIN customers c ON c.id = nb.customer_id JOIN tenants t ON t.id = c.tenant_id
+		ORDER BY nb.customer_id`, runID, len(tokenIDs), pq.Array(tokenIDs), expires)
 	if err != nil {
 		return nil, fmt.Errorf("claim recipients of run %s: %w", runID, err)
 	}

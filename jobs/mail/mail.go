@@ -156,7 +156,11 @@ func smtpOptions(u *url.URL) (string, []gomail.Option, error) {
 		}
 		port = n
 	}
-	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(smtpTimeout)}
+	// No RSET after an accepted message: the server ends the mail transaction with its
+	// answer to the data (RFC 5321 4.1.1.4), so the RSET and the NOOP go-mail checks the
+	// connection with before it were two round trips per mail that changed nothing. The
+	// NOOP before each message stays: a connection found dead there is a message not sent.
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(smtpTimeout), gomail.WithoutRset()}
 	if u.Scheme == "smtps" {
 		opts = append(opts, gomail.WithSSL())
 	} else {
