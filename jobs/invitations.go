@@ -76,15 +76,22 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	if err := json.Unmarshal(run.Params, &sel); err != nil {
 		return nil, &RunError{Message: "Die Auswahl der Einladung ist unlesbar."}
 	}
+	tsel := time.Now()
 	if _, err := store.SelectInvitationRecipients(ctx, w.DB, run, sel); err != nil {
 		return nil, err
 	}
+	println("DEBUG select", time.Since(tsel).String())
 	tenant, err := store.GetTenantMailInfo(ctx, w.DB, run.TenantID)
 	if err != nil {
 		return nil, err
 	}
+	claim, err := store.PrepareRecipientClaim(ctx, w.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer claim.Close()
 	m := &batchMailer[store.Recipient]{DB: w.DB, Mail: w.Mail, Log: log, What: "invitation",
-		Table:       &invitationTable{w: w, run: run, tenant: tenant},
+		Table:       &invitationTable{w: w, run: run, tenant: tenant, claims: claim},
 		Connections: w.Connections, Batch: w.Batch, MaxAttempts: w.MaxAttempts, Backoff: w.Backoff, Now: w.Now,
 		Progress: func(ctx context.Context) { w.recordProgress(ctx, log, run.ID) }}
 	if err := m.run(ctx); err != nil {
@@ -120,6 +127,7 @@ type invitationTable struct {
 	w      *InvitationsWorker
 	run    store.Run
 	tenant store.TenantMailInfo
+	claims *store.RecipientClaim
 }
 
 // claim claims up to n due recipients with a login link each (token ids made here,
@@ -131,7 +139,7 @@ func (t *invitationTable) claim(ctx context.Context, tx *sqlx.Tx, n int, now tim
 	for i := range ids {
 		ids[i] = login.NewTokenID()
 	}
-	recs, err := store.ClaimRecipients(ctx, tx, t.run.ID, ids, expires)
+	recs, err := t.claims.Claim(ctx, tx, t.run.ID, ids, expires)
 	if err != nil || len(recs) == 0 {
 		return nil, nil, err
 	}
