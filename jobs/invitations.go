@@ -76,11 +76,9 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	if err := json.Unmarshal(run.Params, &sel); err != nil {
 		return nil, &RunError{Message: "Die Auswahl der Einladung ist unlesbar."}
 	}
-	tsel := time.Now()
 	if _, err := store.SelectInvitationRecipients(ctx, w.DB, run, sel); err != nil {
 		return nil, err
 	}
-	println("DEBUG select", time.Since(tsel).String())
 	tenant, err := store.GetTenantMailInfo(ctx, w.DB, run.TenantID)
 	if err != nil {
 		return nil, err
