@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,4 +134,14 @@ func selfCPU() float64 {
 		return 0
 	}
 	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
+}
+
+// cpuCost is a phase's CPU seconds: this process's (the bare loop or the worker, and the
+// SMTP sink that runs in it too) and the bench database's PostgreSQL processes'.
+type cpuCost struct{ self, pg float64 }
+
+// perThousand formats the cost per 1,000 mails.
+func (c cpuCost) perThousand(n int) string {
+	k := float64(n) / 1000
+	return fmt.Sprintf("%.3f s CPU/1000 mails (process %.3f + PostgreSQL %.3f)", (c.self+c.pg)/k, c.self/k, c.pg/k)
 }

@@ -118,33 +118,44 @@ func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep 
 	if err != nil {
 		return err
 	}
-	worker := func(c int) (float64, error) {
+	// metered runs a phase and returns its rate and CPU time.
+	metered := func(phase func() (float64, error)) (float64, cpuCost, error) {
+		meter := startCPUMeter(inviteDB)
+		rate, err := phase()
+		self, pg := meter.Stop()
+		return rate, cpuCost{self, pg}, err
+	}
+	worker := func(c int) (float64, cpuCost, error) {
 		if _, err := db.ExecContext(ctx, `UPDATE customers SET invited_at = NULL WHERE account_id = $1`, acc.ID); err != nil {
-			return 0, err
+			return 0, cpuCost{}, err
 		}
 		if _, err := db.ExecContext(ctx, `VACUUM (ANALYZE) customers`); err != nil {
-			return 0, err
+			return 0, cpuCost{}, err
 		}
-		return inviteRate(ctx, db, acc, sink, &jobs.InvitationsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: inviteBase, Connections: c}, n)
+		return metered(func() (float64, error) {
+			return inviteRate(ctx, db, acc, sink, &jobs.InvitationsWorker{DB: db, Mail: sender, Keys: keys, BaseURL: inviteBase, Connections: c}, n)
+		})
 	}
 	fmt.Printf("invite: %d invitations to a go-smtp sink on loopback (accept and discard), %d rounds; MAIL_CONNECTIONS=%d\n", n, rounds, conns)
 	var bare, one, many []float64
 	for round := 1; round <= rounds; round++ {
-		b, err := bareLoop(ctx, sink, keys, n)
+		b, bc, err := metered(func() (float64, error) { return bareLoop(ctx, sink, keys, n) })
 		if err != nil {
 			return fmt.Errorf("bare loop: %w", err)
 		}
-		o, err := worker(1)
+		o, oc, err := worker(1)
 		if err != nil {
 			return fmt.Errorf("worker, 1 connection: %w", err)
 		}
-		m, err := worker(conns)
+		m, mc, err := worker(conns)
 		if err != nil {
 			return fmt.Errorf("worker, %d connections: %w", conns, err)
 		}
 		bare, one, many = append(bare, b), append(one, o), append(many, m)
 		fmt.Printf("  round %d: bare go-mail loop %.0f mails/s; worker 1 connection %.0f mails/s (%.2f ×); worker %d connections %.0f mails/s (%.2f ×)\n",
 			round, b, o, o/b, conns, m, m/b)
+		fmt.Printf("    cpu: bare %s; worker 1 connection %s; worker %d connections %s\n",
+			bc.perThousand(n), oc.perThousand(n), conns, mc.perThousand(n))
 	}
 	mb, mo, mm := median(bare), median(one), median(many)
 	verdict := func(ok bool) string {

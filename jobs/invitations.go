@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -84,8 +83,13 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	if err != nil {
 		return nil, err
 	}
+	claim, err := store.PrepareRecipientClaim(ctx, w.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer claim.Close()
 	m := &batchMailer[store.Recipient]{DB: w.DB, Mail: w.Mail, Log: log, What: "invitation",
-		Table:       &invitationTable{w: w, run: run, tenant: tenant},
+		Table:       &invitationTable{w: w, run: run, tenant: tenant, claims: claim},
 		Connections: w.Connections, Batch: w.Batch, MaxAttempts: w.MaxAttempts, Backoff: w.Backoff, Now: w.Now,
 		Progress: func(ctx context.Context) { w.recordProgress(ctx, log, run.ID) }}
 	if err := m.run(ctx); err != nil {
@@ -121,22 +125,25 @@ type invitationTable struct {
 	w      *InvitationsWorker
 	run    store.Run
 	tenant store.TenantMailInfo
+	claims *store.RecipientClaim
 }
 
-// claim claims up to n due recipients, mints a login link each, records the links'
-// token ids and renders the mails, all in tx: the claim and the tokens become durable
-// together, before any of these mails goes out.
+// claim claims up to n due recipients with a login link each (token ids made here,
+// recorded by the claim's statement) and renders the mails, all in tx: the claim and the
+// tokens become durable together, before any of these mails goes out.
 func (t *invitationTable) claim(ctx context.Context, tx *sqlx.Tx, n int, now time.Time) ([]store.Recipient, []mail.Message, error) {
-	recs, err := store.ClaimRecipients(ctx, tx, t.run.ID, n)
+	expires := now.Add(inviteTTL).Truncate(time.Second)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = login.NewTokenID()
+	}
+	recs, err := t.claims.Claim(ctx, tx, t.run.ID, ids, expires)
 	if err != nil || len(recs) == 0 {
 		return nil, nil, err
 	}
-	msgs, toks, err := t.messages(recs, now)
+	msgs, err := t.messages(recs, expires)
 	if err != nil {
 		return nil, nil, err
-	}
-	if err := store.CreateLoginTokens(ctx, tx, toks); err != nil {
-		return nil, nil, fmt.Errorf("invitation links: %w", err)
 	}
 	return recs, msgs, nil
 }
@@ -174,35 +181,30 @@ func (t *invitationTable) logAttrs(r store.Recipient) []any {
 	return []any{slog.Int64("customer_id", r.CustomerID)}
 }
 
-// messages mints a login link per recipient and builds the mails from the chunk's
-// layouts (one rendering per language); toks are the links' token ids to record.
-func (t *invitationTable) messages(recs []store.Recipient, now time.Time) ([]mail.Message, []store.NewLoginToken, error) {
+// messages seals each recipient's login link (its recorded token id) and builds the
+// mails from the chunk's layouts (one rendering per language).
+func (t *invitationTable) messages(recs []store.Recipient, expires time.Time) ([]mail.Message, error) {
 	run, w := t.run, t.w
-	expires := now.Add(inviteTTL).Truncate(time.Second)
-	toks := make([]store.NewLoginToken, len(recs))
 	msgs := make([]mail.Message, len(recs))
 	layouts := map[string]*mailLayout{}
 	prefix := "invitation:" + run.ID + ":"
 	for i, r := range recs {
-		c := login.Claims{Tenant: run.TenantID, Identity: r.IdentityID, Customer: r.CustomerID, Purpose: login.PurposeInvite,
-			Expires: expires, TokenID: login.NewTokenID()}
-		tok, err := w.Keys.Seal(c)
+		tok, err := w.Keys.Seal(login.Claims{Tenant: run.TenantID, Identity: r.IdentityID, Customer: r.CustomerID,
+			Purpose: login.PurposeInvite, Expires: expires, TokenID: r.TokenID})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		toks[i] = store.NewLoginToken{ID: c.TokenID, TenantID: run.TenantID, IdentityID: r.IdentityID, CustomerID: r.CustomerID,
-			Purpose: string(login.PurposeInvite), RunID: &run.ID, ExpiresAt: expires}
 		lang := templates.Lang(r.Locale)
 		l := layouts[lang]
 		if l == nil {
 			if l, err = w.tmpl.layout(lang, t.tenant.Name, w.BaseURL+"/portal/l/", expires); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			layouts[lang] = l
 		}
 		if msgs[i], err = l.message(greeting(lang, r), tok, prefix+strconv.FormatInt(r.CustomerID, 10), r.Email); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return msgs, toks, nil
+	return msgs, nil
 }

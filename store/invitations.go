@@ -53,7 +53,10 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 			return fmt.Errorf("select recipients of run %s: empty selection", run.ID)
 		}
 		// The identities the links log in as (one per tenant and address) are made first,
-		// so each recipient row is written once, with its identity.
+		// so each recipient row is written once, with its identity. The recipient rows go
+		// in without ON CONFLICT: under the run's row lock, with progress_total still
+		// empty, the run has none yet (they commit together), and a plain insert skips
+		// the speculative insertion of each row.
 		from := `FROM customers c WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND ` + where
 		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_identities (tenant_id, email)
 			SELECT DISTINCT c.tenant_id, lower(trim(c.email)) `+from+`
@@ -67,8 +70,7 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 				CASE WHEN NULLIF(trim(c.email), '') IS NULL THEN 'no_email' WHEN c.invited_at IS NOT NULL THEN 'already_invited' END,
 				(SELECT i.id FROM portal_identities i WHERE i.tenant_id = c.tenant_id AND i.email = lower(trim(c.email))
 					AND NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL)
-			`+from+`
-			ON CONFLICT DO NOTHING`, args...)
+			`+from, args...)
 		if err != nil {
 			return fmt.Errorf("select recipients of run %s: %w", run.ID, err)
 		}
@@ -148,25 +150,53 @@ type Recipient struct {
 	FirstName  *string `db:"first_name"`
 	LastName   *string `db:"last_name"`
 	Company    *string `db:"company"`
+	TokenID    string  `db:"token_id"` // the id of its recorded invitation link
 }
 
-// ClaimRecipients claims up to n recipients due now for sending; each claim raises the
-// row's attempt. Several senders claim concurrently without getting the same row.
-func ClaimRecipients(ctx context.Context, db sqlx.QueryerContext, runID string, n int) ([]Recipient, error) {
-	var out []Recipient
-	err := sqlx.SelectContext(ctx, db, &out, `WITH due AS (
+// RecipientClaim claims recipients for sending (Claim). It is prepared once per batch:
+// PostgreSQL parses the statement once per connection and soon keeps a plan of it, where
+// planning it for every chunk cost about as much as running it.
+type RecipientClaim struct{ stmt *sqlx.Stmt }
+
+// PrepareRecipientClaim prepares the claim; Close it after the batch.
+func PrepareRecipientClaim(ctx context.Context, db *sqlx.DB) (*RecipientClaim, error) {
+	stmt, err := db.PreparexContext(ctx, `WITH due AS (
 			SELECT customer_id FROM invitation_recipients
 			WHERE run_id = $1 AND status = 'pending' AND next_attempt_at <= now()
 			ORDER BY next_attempt_at, customer_id LIMIT $2 FOR UPDATE SKIP LOCKED),
 		claimed AS (
 			UPDATE invitation_recipients r SET status = 'claimed', attempt = r.attempt + 1, claimed_at = now()
 			FROM due WHERE r.run_id = $1 AND r.customer_id = due.customer_id
-			RETURNING r.customer_id, r.identity_id, r.email, r.attempt)
-		SELECT cl.customer_id, cl.identity_id, cl.email, cl.attempt, COALESCE(c.locale, t.locale) AS locale,
-			c.salutation, c.first_name, c.last_name, c.company
-		FROM claimed cl JOIN customers c ON c.id = cl.customer_id JOIN tenants t ON t.id = c.tenant_id
-		ORDER BY cl.customer_id`, runID, n)
+			RETURNING r.customer_id, r.identity_id, r.tenant_id, r.email, r.attempt),
+		numbered AS (
+			SELECT cl.*, row_number() OVER (ORDER BY cl.customer_id) AS n FROM claimed cl),
+		tokens AS (
+			INSERT INTO login_tokens (id, tenant_id, identity_id, customer_id, purpose, run_id, expires_at)
+			SELECT tok.id, nb.tenant_id, nb.identity_id, nb.customer_id, 'invite', $1, $4
+			FROM numbered nb JOIN unnest($3::uuid[]) WITH ORDINALITY AS tok(id, n) ON tok.n = nb.n
+			RETURNING customer_id, id)
+		SELECT nb.customer_id, nb.identity_id, nb.email, nb.attempt, COALESCE(c.locale, t.locale) AS locale,
+			c.salutation, c.first_name, c.last_name, c.company, tk.id AS token_id
+		FROM numbered nb JOIN tokens tk ON tk.customer_id = nb.customer_id
+			JOIN customers c ON c.id = nb.customer_id JOIN tenants t ON t.id = c.tenant_id
+		ORDER BY nb.customer_id`)
 	if err != nil {
+		return nil, fmt.Errorf("prepare recipient claim: %w", err)
+	}
+	return &RecipientClaim{stmt: stmt}, nil
+}
+
+func (c *RecipientClaim) Close() error { return c.stmt.Close() }
+
+// Claim claims, in tx, up to len(tokenIDs) recipients of run runID due now for sending
+// and records an invitation link (login token, expiring at expires) for each: the i-th
+// claimed row in customer order gets tokenIDs[i]. Each claim raises the row's attempt.
+// Several senders claim concurrently without getting the same row. Claim and tokens are
+// one statement (one round trip), so they commit together.
+func (c *RecipientClaim) Claim(ctx context.Context, tx *sqlx.Tx, runID string, tokenIDs []string, expires time.Time) ([]Recipient, error) {
+	var out []Recipient
+	// The transaction's copy of the statement reuses the connection's preparation.
+	if err := tx.StmtxContext(ctx, c.stmt).SelectContext(ctx, &out, runID, len(tokenIDs), pq.Array(tokenIDs), expires); err != nil {
 		return nil, fmt.Errorf("claim recipients of run %s: %w", runID, err)
 	}
 	return out, nil

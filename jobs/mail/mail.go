@@ -156,7 +156,12 @@ func smtpOptions(u *url.URL) (string, []gomail.Option, error) {
 		}
 		port = n
 	}
-	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(smtpTimeout)}
+	// Per mail only MAIL, RCPT, DATA and the data: the server ends the mail transaction
+	// with its answer to the data (RFC 5321 4.1.1.4), so go-mail's RSET after it and the
+	// NOOPs it checks the connection with before each message and each RSET were three
+	// round trips per mail that changed nothing. A connection found dead at MAIL FROM
+	// instead of at the NOOP is a message not sent all the same (smtpConn.Send).
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(smtpTimeout), gomail.WithoutRset(), gomail.WithoutNoop()}
 	if u.Scheme == "smtps" {
 		opts = append(opts, gomail.WithSSL())
 	} else {

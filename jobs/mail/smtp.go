@@ -100,14 +100,14 @@ func (c *smtpConn) Send(ctx context.Context, msgs []Message) ([]error, error) {
 			continue
 		}
 		if err := c.client.Send(msg); err != nil {
-			// go-mail sends RSET after an accepted DATA and reports its
-			// failure, yet the server has taken the message: count it as sent
-			// so a retry does not mail the resident twice.
+			// An error go-mail reports after the server accepted the data
+			// leaves the message taken: count it as sent so a retry does not
+			// mail the resident twice.
 			if !msg.IsDelivered() {
 				results[i] = fmt.Errorf("mail: send: %w", err)
 			}
-			if se, ok := errors.AsType[*gomail.SendError](err); ok && se.Reason == gomail.ErrConnCheck {
-				// The check before MAIL FROM failed: this message did not go out either.
+			if se, ok := errors.AsType[*gomail.SendError](err); ok && connLost(se) {
+				// No answer before the data went out: this message did not go out either.
 				broken = fmt.Errorf("%w, SMTP connection lost: %w", ErrNotSent, err)
 				results[i] = broken
 			}
@@ -119,4 +119,17 @@ func (c *smtpConn) Send(ctx context.Context, msgs []Message) ([]error, error) {
 		c.client = nil
 	}
 	return results, nil
+}
+
+// connLost says whether a message failed because the connection was gone before its data
+// was sent: the connection check, or MAIL FROM, RCPT TO or DATA without any answer of
+// the server (an answer has a reply code).
+func connLost(se *gomail.SendError) bool {
+	switch se.Reason {
+	case gomail.ErrConnCheck:
+		return true
+	case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData:
+		return se.ErrorCode() == 0
+	}
+	return false
 }
