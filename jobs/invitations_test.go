@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -304,56 +302,7 @@ func TestInvitationWorkerKilledMidBatch(t *testing.T) {
 	f.sink.SetDelay(2 * time.Millisecond)
 	a := f.run(store.InvitationSelection{AllUninvited: true})
 
-	app := "invite-child-" + strings.ReplaceAll(a.RunID, "-", "")[:12]
-	u, err := url.Parse(storetest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), inviteChildDB+"="+u.String(), inviteChildSMTP+"="+f.sink.URL(),
-		inviteChildRun+"="+a.RunID)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.sink.Received()) < 50 {
-		select {
-		case err := <-exited:
-			t.Fatalf("the child ended before it was killed: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the child sent fewer than 50 mails in 30 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	// Wait until PostgreSQL has ended the dead child's sessions (a statement it had sent
-	// may still finish after the kill).
-	for {
-		var alive bool
-		if err := f.b.db.Get(&alive, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)`, app); err != nil {
-			t.Fatal(err)
-		}
-		if !alive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the killed child's database sessions did not end")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	before := perAddress(f.sink.Received())
+	before := killChildAfter(t, f.b.db, f.sink, 50, inviteChildRun+"="+a.RunID)
 	if len(before) >= n {
 		t.Fatalf("the child finished before the kill (%d mails)", len(before))
 	}
