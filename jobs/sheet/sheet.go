@@ -245,7 +245,13 @@ func makeCells(vals []string, kind func(string) Kind) []Cell {
 
 // isBlank treats whitespace (including the no-break space Excel exports
 // like to contain) as no value.
-func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+func isBlank(s string) bool {
+	// Most cells start with a visible ASCII character: no need to trim.
+	if len(s) > 0 && s[0] > ' ' && s[0] < 0x80 {
+		return false
+	}
+	return strings.TrimSpace(s) == ""
+}
 
 // prefetch reads the first row so that a file without data fails at open
 // time with a FileError, instead of looking like an import of nothing.

@@ -114,37 +114,31 @@ func (t *sharedStrings) get(i int) (string, bool, error) {
 		return "", false, nil
 	}
 	e := t.idx[i>>16][i&(idxChunk-1)]
-	n := int(e & lenMask)
-	pos := (e &^ inFile) >> lenBits
 	if e&inFile == 0 {
-		c := t.chunks[pos>>20]
-		off := int(pos & (textChunk - 1))
-		return c[off : off+n], true, nil
+		return t.memText(e), true, nil
 	}
-	b, err := t.readAt(int64(pos), n)
+	b, err := t.readAt(int64((e&^inFile)>>lenBits), int(e&lenMask))
 	return string(b), true, err
 }
 
-// inMemory returns the string whose index v (decimal digits) is, if it is
-// held in memory: the hot path of a shared-string cell.
-func (t *sharedStrings) inMemory(v []byte) (string, bool) {
-	i := 0
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return "", false
-		}
-		i = i*10 + int(c-'0')
-	}
-	if i >= t.n {
+// inMemory returns string i if it is held in memory: the hot path of a
+// shared-string cell, which never touches the temp file.
+func (t *sharedStrings) inMemory(i int) (string, bool) {
+	if i < 0 || i >= t.n {
 		return "", false
 	}
 	e := t.idx[i>>16][i&(idxChunk-1)]
 	if e&inFile != 0 {
 		return "", false
 	}
+	return t.memText(e), true
+}
+
+// memText is the text of an in-memory entry e.
+func (t *sharedStrings) memText(e uint64) string {
 	pos := e >> lenBits
 	off := int(pos & (textChunk - 1))
-	return t.chunks[pos>>20][off : off+int(e&lenMask)], true
+	return t.chunks[pos>>20][off : off+int(e&lenMask)]
 }
 
 // readAt reads n bytes at off of the temp file through the block cache.
@@ -338,10 +332,7 @@ var (
 // the bytes the item takes. Anything else, or an item not wholly in b, is
 // left to the general path (ok false).
 func plainSI(b []byte) (text []byte, n int, ok bool) {
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
+	i := leadingSpace(b)
 	rest := b[i:]
 	switch {
 	case bytes.HasPrefix(rest, siOpen):

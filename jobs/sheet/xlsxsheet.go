@@ -391,11 +391,8 @@ func (p *sheetParser) readCell(start token) (Cell, cellRef, error) {
 func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	s := p.s
 	b := s.buf[s.pos:s.end]
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	if len(b)-i < 4 || b[i] != '<' || b[i+1] != 'c' || !(isSpace(b[i+2]) || b[i+2] == '>' || b[i+2] == '/') {
+	i := leadingSpace(b)
+	if !startTag(b[i:], "c") {
 		return c, ref, false, nil
 	}
 	j := i + 2
@@ -497,14 +494,16 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 	if style < len(p.styles) {
 		st = p.styles[style]
 	}
-	if typ == typShared && len(v) > 0 && len(v) <= 10 {
+	if typ == typShared {
 		// The shared string held in memory, without the general path.
-		if str, ok := p.sst.inMemory(v); ok {
-			s.pos += j
-			if !notBlank(str) && isBlank(str) {
-				return Cell{}, ref, true, nil
+		if i, err := parseIndex(v); err == nil {
+			if str, ok := p.sst.inMemory(i); ok {
+				s.pos += j
+				if isBlank(str) {
+					return Cell{}, ref, true, nil
+				}
+				return Cell{Kind: Text, Value: str, Format: st.format}, ref, true, nil
 			}
-			return Cell{Kind: Text, Value: str, Format: st.format}, ref, true, nil
 		}
 	}
 	c, err = p.makeCell(typ, st, v, haveV, nil)
@@ -519,11 +518,8 @@ func (p *sheetParser) fastCell() (c Cell, ref cellRef, fast bool, err error) {
 // buffer, the one tag of every row, without the general markup path.
 func (s *xmlScanner) rowStart() (token, bool) {
 	b := s.buf[s.pos:s.end]
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	if len(b)-i < 5 || string(b[i:i+4]) != "<row" || !(isSpace(b[i+4]) || b[i+4] == '>' || b[i+4] == '/') {
+	i := leadingSpace(b)
+	if !startTag(b[i:], "row") {
 		return token{}, false
 	}
 	k, ok := quotedTagEnd(b[i:])
@@ -542,20 +538,13 @@ func (s *xmlScanner) rowStart() (token, bool) {
 // atRowEnd consumes </row> (after whitespace) if the buffer starts with it.
 func (s *xmlScanner) atRowEnd() bool {
 	b := s.buf[s.pos:s.end]
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
+	i := leadingSpace(b)
 	if len(b)-i >= len("</row>") && string(b[i:i+len("</row>")]) == "</row>" {
 		s.pos += i + len("</row>")
 		return true
 	}
 	return false
 }
-
-// notBlank is a cheap first look for isBlank: text starting with a
-// visible ASCII character has a value.
-func notBlank(v string) bool { return len(v) > 0 && v[0] > ' ' && v[0] < 0x80 }
 
 // makeCell builds a cell from its type, style and content.
 func (p *sheetParser) makeCell(typ int, st cellStyle, v []byte, haveV bool, inline []byte) (Cell, error) {
@@ -615,7 +604,7 @@ func (p *sheetParser) makeCell(typ int, st cellStyle, v []byte, haveV bool, inli
 			}
 		}
 	}
-	if c.Kind == Text && !notBlank(c.Value) && isBlank(c.Value) {
+	if c.Kind == Text && isBlank(c.Value) {
 		return Cell{}, nil
 	}
 	return c, nil

@@ -416,6 +416,26 @@ func localName(b []byte) []byte {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// leadingSpace is the length of the whitespace b starts with.
+func leadingSpace(b []byte) int {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// startTag says whether b starts with the tag name's start tag, "<name"
+// followed by whitespace, '>' or '/' (so "<c" is not "<col").
+func startTag(b []byte, name string) bool {
+	n := 1 + len(name)
+	if len(b) <= n || b[0] != '<' || string(b[1:n]) != name {
+		return false
+	}
+	c := b[n]
+	return isSpace(c) || c == '>' || c == '/'
+}
+
 // nextAttr returns the first attribute in a and the rest; name is local.
 // The value is raw (entities not decoded). ok is false at the end;
 // malformed attribute text ends the iteration with err.
