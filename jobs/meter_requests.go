@@ -193,14 +193,9 @@ func (w *MeterRequestsWorker) request(ctx context.Context, log *slog.Logger, bat
 	if err := m.run(ctx); err != nil {
 		return nil, err
 	}
-	p, err := store.GetMeterProgress(ctx, w.DB, scope.TenantID, batch)
+	p, err := t.progress(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if runID != nil {
-		if err := store.SetRunProgress(ctx, w.DB, *runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts); err != nil {
-			return nil, err
-		}
 	}
 	return store.RunCounts{"contracts": ready.Contracts, "not_ready": ready.NotReady, "contacts": p.Contacts,
 		"sent": p.Sent, "failed": p.Failed}, nil
@@ -262,12 +257,17 @@ type meterRow struct {
 	token string
 }
 
-func (t *meterTable) recordProgress(ctx context.Context, log *slog.Logger) {
+// progress reads the batch's progress and, for a job run, records it in the run.
+func (t *meterTable) progress(ctx context.Context) (store.MeterProgress, error) {
 	p, err := store.GetMeterProgress(ctx, t.w.DB, t.tenant, t.batch)
-	if err == nil {
-		err = store.SetRunProgress(ctx, t.w.DB, *t.runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts)
+	if err != nil || t.runID == nil {
+		return p, err
 	}
-	if err != nil && ctx.Err() == nil {
+	return p, store.SetRunProgress(ctx, t.w.DB, *t.runID, store.RunCounts{"sent": p.Sent, "failed": p.Failed}, p.Sent+p.Failed, &p.Contacts)
+}
+
+func (t *meterTable) recordProgress(ctx context.Context, log *slog.Logger) {
+	if _, err := t.progress(ctx); err != nil && ctx.Err() == nil {
 		log.WarnContext(ctx, "record meter-request progress", slog.Any("err", err))
 	}
 }
