@@ -313,14 +313,12 @@ func (e *Engine) load(ctx context.Context, tx *sqlx.Tx, st, id string, rd sheet.
 	hashes := make(chan hashJob)
 	var hashers sync.WaitGroup
 	for range workers {
-		hashers.Add(1)
-		go func() {
-			defer hashers.Done()
+		hashers.Go(func() {
 			for j := range hashes {
 				*j.dst = HashPassword(string(j.pw))
 				j.done.Done()
 			}
-		}()
+		})
 	}
 	var wg sync.WaitGroup
 	for range workers {
@@ -589,7 +587,6 @@ func (e *Engine) Apply(ctx context.Context, id string) error {
 		if err := prof.apply(ctx, tx, st, im, counts); err != nil {
 			return err
 		}
-
 		// The errors as apply saw them, which may include rows that changed since the preview.
 		if err := store.CopyImportErrors(ctx, tx, id, st); err != nil {
 			return err
