@@ -182,35 +182,42 @@ func TestMeterRequestWorkerKilledMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := sum.(runResult)
-	after := perAddress(sink.Received())
+	var uncertain int64
+	b.db.Get(&uncertain, `SELECT count(*) FROM meter_request_recipients WHERE batch = $1 AND status = 'failed' AND error = $2`, id, meterUncertainMessage)
+	var sent []string
+	b.db.Select(&sent, `SELECT email FROM meter_request_recipients WHERE batch = $1 AND status = 'sent' AND token_id IS NOT NULL`, id)
+	if int64(len(sent)) != res.Counts["sent"] {
+		t.Errorf("%d rows sent with their link's token, %d counted sent", len(sent), res.Counts["sent"])
+	}
+	checkRetryAfterKill(t, res, perAddress(sink.Received()), n, uncertain, sent)
+	t.Logf("killed after %d mails; retry: %d sent in all, %d uncertain (not sent again)", len(before), res.Counts["sent"], uncertain)
+}
+
+// checkRetryAfterKill asserts what the retry of a killed batch of n recipients must
+// show: nobody got two mails, every recipient is sent or failed, at most the rows in
+// flight (3 connections × Batch 5) failed, all of them as uncertain (uncertain rows),
+// and every address marked sent received its mail.
+func checkRetryAfterKill(t *testing.T, res runResult, after map[string]int, n int, uncertain int64, sent []string) {
+	t.Helper()
 	for addr, c := range after {
 		if c != 1 {
 			t.Errorf("%s got %d mails", addr, c)
 		}
 	}
-	if res.Status != store.RunDone || res.Counts["sent"]+res.Counts["failed"] != n {
-		t.Errorf("result %+v: want every one of %d contacts sent or failed", res, n)
+	if res.Status != store.RunDone || res.Counts["sent"]+res.Counts["failed"] != int64(n) {
+		t.Errorf("result %+v: want every one of %d sent or failed", res, n)
 	}
-	// At most the rows claimed per connection (3 connections × Batch 5) are uncertain.
 	if res.Counts["failed"] > 15 {
 		t.Errorf("%d recipients failed as uncertain, want at most 15", res.Counts["failed"])
 	}
-	var uncertain int64
-	b.db.Get(&uncertain, `SELECT count(*) FROM meter_request_recipients WHERE batch = $1 AND status = 'failed' AND error = $2`, id, meterUncertainMessage)
 	if uncertain != res.Counts["failed"] {
 		t.Errorf("%d failed, %d of them as uncertain", res.Counts["failed"], uncertain)
-	}
-	var sent []string
-	b.db.Select(&sent, `SELECT email FROM meter_request_recipients WHERE batch = $1 AND status = 'sent' AND token_id IS NOT NULL`, id)
-	if int64(len(sent)) != res.Counts["sent"] {
-		t.Errorf("%d rows sent with their link's token, %d counted sent", len(sent), res.Counts["sent"])
 	}
 	for _, e := range sent {
 		if after[e] != 1 {
 			t.Errorf("%s marked sent, received %d", e, after[e])
 		}
 	}
-	t.Logf("killed after %d mails; retry: %d sent in all, %d uncertain (not sent again)", len(before), res.Counts["sent"], uncertain)
 }
 
 // killChildAfter runs this test binary as a worker process (env selects which child),
