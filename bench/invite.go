@@ -158,12 +158,6 @@ func runInvite(ctx context.Context, adminURL string, n, conns, rounds int, keep 
 			bc.perThousand(n), oc.perThousand(n), conns, mc.perThousand(n))
 	}
 	mb, mo, mm := median(bare), median(one), median(many)
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "NOT met"
-	}
 	fmt.Printf("invite median: bare %.0f mails/s; worker 1 connection %.0f mails/s = %.2f × bare (target ≥ %.1f: %s); worker %d connections %.0f mails/s = %.2f × bare (target > 1: %s)\n",
 		mb, mo, mo/mb, minInviteRatioOne, verdict(mo/mb >= minInviteRatioOne), conns, mm, mm/mb, verdict(mm/mb > 1))
 	fmt.Printf("  mean message size %.0f bytes\n", float64(sink.bytes.Load())/float64(sink.accepted.Load()))

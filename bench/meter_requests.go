@@ -108,11 +108,7 @@ func runMeterRequests(ctx context.Context, adminURL string, contracts, rounds in
 			round+1, period, mr, float64(contracts)/mr, ir, mr/ir)
 	}
 	ratio := median(ratios)
-	verdict := "NOT met"
-	if ratio >= minMeterRatio {
-		verdict = "met"
-	}
 	fmt.Printf("meter requests median %.0f mails/s, invitations median %.0f mails/s; median ratio %.2f × (target ≥ %.1f: %s)\n",
-		median(meterRates), median(inviteRates), ratio, minMeterRatio, verdict)
+		median(meterRates), median(inviteRates), ratio, minMeterRatio, verdict(ratio >= minMeterRatio))
 	return nil
 }

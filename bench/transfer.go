@@ -146,6 +146,7 @@ func runTransfer(ctx context.Context, adminURL string, book, moved, passwords in
 	return nil
 }
 
+// verdict is a target's word in the mail, release and transfer reports.
 func verdict(ok bool) string {
 	if ok {
 		return "met"
