@@ -68,6 +68,69 @@ type batchMailer[R any] struct {
 	Now         func() time.Time
 	// Progress runs every second while the batch is being mailed; nil = none.
 	Progress func(ctx context.Context)
+	// More, when set, is the batch's selection still recording rows while the first
+	// ones are mailed: a sender that finds nothing to claim waits for it instead of
+	// ending. nil = every row is recorded.
+	More *growing
+}
+
+// growing is a recipient selection recorded in slices while the batch is mailed. The
+// selecting goroutine calls added after each committed slice and, always, finish at its
+// end; senders wait on it.
+type growing struct {
+	mu      sync.Mutex
+	slices  int
+	final   bool
+	changed chan struct{} // closed and replaced at every change
+}
+
+func newGrowing() *growing { return &growing{changed: make(chan struct{})} }
+
+func (g *growing) change(final bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.slices++
+	g.final = g.final || final
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// added records a committed slice.
+func (g *growing) added() { g.change(false) }
+
+// finish records that no slice follows (the selection is complete, failed or stopped).
+func (g *growing) finish() { g.change(true) }
+
+// seen is how many changes there have been; a claim notes it before it looks.
+func (g *growing) seen() int {
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.slices
+}
+
+// wait is called after a claim that found nothing, with the seen from before that
+// claim: it returns true when a slice may have come since (claim again), false when
+// nothing more will come.
+func (g *growing) wait(seen int) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	if g.slices != seen {
+		g.mu.Unlock()
+		return true
+	}
+	if g.final {
+		g.mu.Unlock()
+		return false
+	}
+	ch := g.changed
+	g.mu.Unlock()
+	<-ch
+	return true
 }
 
 func (m *batchMailer[R]) now() time.Time {
@@ -109,9 +172,16 @@ func (m *batchMailer[R]) run(ctx context.Context) error {
 		} else if n > 0 {
 			m.Log.WarnContext(ctx, m.What+"s claimed by an interrupted attempt are not sent again", slog.Int64("recipients", n))
 		}
+		seen := m.More.seen()
 		open, next, err := m.Table.due(ctx, m.DB)
-		if err != nil || open == 0 {
+		if err != nil {
 			return err
+		}
+		if open == 0 {
+			if m.More.wait(seen) {
+				continue
+			}
+			return nil
 		}
 		if next != nil {
 			if wait := time.Until(*next); wait > 0 {
@@ -214,7 +284,24 @@ func (m *batchMailer[R]) sender(ctx context.Context) error {
 // the marks have committed, and so makes them durable too (the WAL is flushed in order).
 // A sender thus never holds more than two chunks claimed and not marked, and the marks
 // add no time to the claim.
+//
+// While the selection is still growing (More), a claim that finds nothing waits for the
+// next slice and claims again.
 func (m *batchMailer[R]) markAndClaim(ctx context.Context, done []R, outs []mailOutcome, n int) chunk[R] {
+	for {
+		seen := m.More.seen()
+		c := m.markAndClaimOnce(ctx, done, outs, n)
+		if c.err == nil && len(c.recs) == 0 && m.More != nil {
+			println("DRY", time.Now().Format("05.000"))
+		}
+		if c.err != nil || len(c.recs) > 0 || !m.More.wait(seen) {
+			return c
+		}
+		done, outs = nil, nil
+	}
+}
+
+func (m *batchMailer[R]) markAndClaimOnce(ctx context.Context, done []R, outs []mailOutcome, n int) chunk[R] {
 	markc := make(chan error, 1)
 	go func() { markc <- m.markAlone(ctx, done, outs) }()
 	marked := sync.OnceValue(func() error { return <-markc })

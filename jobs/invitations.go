@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -44,6 +45,7 @@ type InvitationsWorker struct {
 	BaseURL     string      // PUBLIC_BASE_URL
 	Connections int         // parallel SMTP connections; 0 = 4
 	Batch       int         // recipients claimed and not yet marked per connection, at most; 0 = 200
+	SelectSlice int         // customers selected per transaction while mailing; 0 = 5,000
 	MaxAttempts int         // tries per recipient before a temporary error counts failed; 0 = 5
 	// Backoff is the wait before try attempt+1 after a temporary error; nil = 30 s × 2^(attempt−1), at most 10 min.
 	Backoff func(attempt int) time.Duration
@@ -53,6 +55,13 @@ type InvitationsWorker struct {
 	tmpl     *invitationMail
 	tmplErr  error
 }
+
+// The selection of a batch's recipients is recorded in slices of this many customers,
+// the first (before any mail goes out) of at most firstSelectSlice.
+const (
+	defaultSelectSlice = 5000
+	firstSelectSlice   = 1000
+)
 
 // uncertainMessage is the error of a recipient whose mail a killed worker may or may not
 // have sent.
@@ -76,9 +85,6 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 	if err := json.Unmarshal(run.Params, &sel); err != nil {
 		return nil, &RunError{Message: "Die Auswahl der Einladung ist unlesbar."}
 	}
-	if _, err := store.SelectInvitationRecipients(ctx, w.DB, run, sel); err != nil {
-		return nil, err
-	}
 	tenant, err := store.GetTenantMailInfo(ctx, w.DB, run.TenantID)
 	if err != nil {
 		return nil, err
@@ -88,11 +94,48 @@ func (w *InvitationsWorker) send(ctx context.Context, log *slog.Logger, run stor
 		return nil, err
 	}
 	defer claim.Close()
+	// The first slice of the selection is recorded before any mail; the rest is selected
+	// while the first ones go out (the selection is a single PostgreSQL session's work,
+	// which left the other cores idle for a fifth of a batch).
+	slice := w.SelectSlice
+	if slice <= 0 {
+		slice = defaultSelectSlice
+	}
+	done, err := store.SelectInvitationRecipients(ctx, w.DB, run, sel, min(slice, firstSelectSlice))
+	if err != nil {
+		return nil, err
+	}
+	var more *growing
+	selected := make(chan error, 1)
+	selctx, stopSelecting := context.WithCancel(ctx)
+	defer stopSelecting()
+	if done {
+		selected <- nil
+	} else {
+		more = newGrowing()
+		go func() {
+			defer more.finish()
+			for {
+				done, err := store.SelectInvitationRecipients(selctx, w.DB, run, sel, slice)
+				if err != nil || done {
+					selected <- err
+					return
+				}
+				more.added()
+			}
+		}()
+	}
 	m := &batchMailer[store.Recipient]{DB: w.DB, Mail: w.Mail, Log: log, What: "invitation",
 		Table:       &invitationTable{w: w, run: run, tenant: tenant, claims: claim},
 		Connections: w.Connections, Batch: w.Batch, MaxAttempts: w.MaxAttempts, Backoff: w.Backoff, Now: w.Now,
-		Progress: func(ctx context.Context) { w.recordProgress(ctx, log, run.ID) }}
+		Progress: func(ctx context.Context) { w.recordProgress(ctx, log, run.ID) }, More: more}
 	if err := m.run(ctx); err != nil {
+		stopSelecting()
+		return nil, errors.Join(err, <-selected)
+	}
+	// The mailer ends only once the selection has (More): a failed slice is the task's
+	// error, and its retry continues the selection.
+	if err := <-selected; err != nil {
 		return nil, err
 	}
 	p, err := store.GetInvitationProgress(ctx, w.DB, run.ID)

@@ -18,33 +18,40 @@ type InvitationSelection struct {
 	AllUninvited bool     `json:"all_uninvited,omitempty"`
 }
 
-// SelectInvitationRecipients records the batch's recipients once: a customer without an
-// address is skipped as no_email, one invited before as already_invited, everyone else
-// waits to be mailed. A retried task finds the selection made and changes nothing. It
-// returns the number of given external ids that match no live customer.
-func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel InvitationSelection) (notFound int64, err error) {
+// SelectInvitationRecipients records the next slice of the batch's recipients: up to
+// limit customers of the selection, in portal id order, after those recorded already. A
+// customer without an address is skipped as no_email, one invited before as
+// already_invited; everyone else waits to be mailed, linked to the identity its link logs
+// in as. Each slice commits on its own, so the first mails can go out while the rest is
+// still being selected. The slice that finds fewer than limit customers completes the
+// selection: it links every identity of the batch to the tenant's other live customers
+// carrying its address, counts the given keys that match no live customer, and records
+// the total; it returns done. A retried task continues after the last committed slice;
+// once the selection is complete, a call changes nothing and returns done.
+func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel InvitationSelection, limit int) (done bool, err error) {
 	err = InTx(ctx, db, func(tx *sqlx.Tx) error {
-		var total *int64
-		if err := tx.GetContext(ctx, &total, `SELECT progress_total FROM job_runs WHERE id = $1 FOR UPDATE`, run.ID); err != nil {
+		// The run's row lock serialises the slices of concurrent attempts; the last
+		// recorded customer is where this slice starts (slices commit in id order).
+		var state struct {
+			Total *int64 `db:"progress_total"`
+			After int64  `db:"after"`
+		}
+		if err := tx.GetContext(ctx, &state, `SELECT progress_total,
+				COALESCE((SELECT max(customer_id) FROM invitation_recipients WHERE run_id = $1), 0) AS after
+			FROM job_runs WHERE id = $1 FOR UPDATE`, run.ID); err != nil {
 			return fmt.Errorf("lock run %s: %w", run.ID, err)
 		}
-		if total != nil {
-			var nf *int64
-			err := tx.GetContext(ctx, &nf, `SELECT (counts->>'not_found')::bigint FROM job_runs WHERE id = $1`, run.ID)
-			if nf != nil {
-				notFound = *nf
-			}
-			return err
+		if done = state.Total != nil; done {
+			return nil
 		}
-		where, args := "", []any{run.ID, run.AccountID, run.TenantID}
-		keys := externalIDKeys(sel.Customers)
+		where, args := "", []any{run.ID, run.AccountID, run.TenantID, state.After, limit}
 		switch {
 		case len(sel.Customers) > 0:
-			where, args = `c.external_id = ANY($4)`, append(args, pq.Array(keys))
+			where, args = `c.external_id = ANY($6)`, append(args, pq.Array(externalIDKeys(sel.Customers)))
 		case sel.ImportID != "":
 			// An apply writes every row in one transaction, so the customers it created
 			// or changed carry its finish time (now() is the transaction's start).
-			where, args = `EXISTS (SELECT 1 FROM imports im WHERE im.id = $4 AND im.tenant_id = c.tenant_id
+			where, args = `EXISTS (SELECT 1 FROM imports im WHERE im.id = $6 AND im.tenant_id = c.tenant_id
 				AND im.account_id = c.account_id AND im.status = 'done'
 				AND (c.updated_at = im.finished_at OR c.created_at = im.finished_at))`, append(args, sel.ImportID)
 		case sel.AllUninvited:
@@ -54,13 +61,15 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 		}
 		// The identities the links log in as (one per tenant and address) are made first,
 		// so each recipient row is written once, with its identity. The recipient rows go
-		// in without ON CONFLICT: under the run's row lock, with progress_total still
-		// empty, the run has none yet (they commit together), and a plain insert skips
-		// the speculative insertion of each row.
-		from := `FROM customers c WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND ` + where
+		// in without ON CONFLICT: under the run's row lock, after the last recorded
+		// customer, the run has none yet, and a plain insert skips the speculative
+		// insertion of each row.
+		slice := `SELECT c.id, c.tenant_id, c.email, c.invited_at FROM customers c
+			WHERE c.account_id = $2 AND c.tenant_id = $3 AND c.deleted_at IS NULL AND c.id > $4 AND ` + where + `
+			ORDER BY c.id LIMIT $5`
 		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_identities (tenant_id, email)
-			SELECT DISTINCT c.tenant_id, lower(trim(c.email)) `+from+`
-				AND NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL AND $1::uuid IS NOT NULL
+			SELECT DISTINCT c.tenant_id, lower(trim(c.email)) FROM (`+slice+`) c
+			WHERE NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL AND $1::uuid IS NOT NULL
 			ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO NOTHING`, args...); err != nil {
 			return fmt.Errorf("identities of run %s: %w", run.ID, err)
 		}
@@ -70,46 +79,68 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 				CASE WHEN NULLIF(trim(c.email), '') IS NULL THEN 'no_email' WHEN c.invited_at IS NOT NULL THEN 'already_invited' END,
 				(SELECT i.id FROM portal_identities i WHERE i.tenant_id = c.tenant_id AND i.email = lower(trim(c.email))
 					AND NULLIF(trim(c.email), '') IS NOT NULL AND c.invited_at IS NULL)
-			`+from, args...)
+			FROM (`+slice+`) c`, args...)
 		if err != nil {
 			return fmt.Errorf("select recipients of run %s: %w", run.ID, err)
 		}
 		n, _ := res.RowsAffected()
-		if len(sel.Customers) > 0 {
-			if err := tx.GetContext(ctx, &notFound, `SELECT count(*) FROM unnest($1::text[]) AS x(key)
-				WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.account_id = $2 AND c.deleted_at IS NULL
-					AND (c.external_id = x.key OR c.external_id = lpad(x.key, 20, '0') AND x.key ~ '^[0-9]{1,19}$'))`,
-				pq.Array(sel.Customers), run.AccountID); err != nil {
-				return fmt.Errorf("count unknown keys of run %s: %w", run.ID, err)
-			}
-		}
 		// A pending row without an identity (its customer changed between the statements)
-		// gets one here; then every identity is linked to every live customer of the tenant
-		// carrying its address.
+		// gets one here; each identity is linked to its own customer at once, so a link
+		// mailed before the selection is complete opens.
 		for _, q := range []string{
 			`INSERT INTO portal_identities (tenant_id, email)
-				SELECT DISTINCT tenant_id, email FROM invitation_recipients WHERE run_id = $1 AND status = 'pending' AND identity_id IS NULL
+				SELECT DISTINCT tenant_id, email FROM invitation_recipients
+				WHERE run_id = $1 AND customer_id > $2 AND status = 'pending' AND identity_id IS NULL
 				ON CONFLICT (tenant_id, email) WHERE email IS NOT NULL DO NOTHING`,
 			`UPDATE invitation_recipients r SET identity_id = i.id FROM portal_identities i
-				WHERE r.run_id = $1 AND r.status = 'pending' AND r.identity_id IS NULL AND i.tenant_id = r.tenant_id AND i.email = r.email`,
+				WHERE r.run_id = $1 AND r.customer_id > $2 AND r.status = 'pending' AND r.identity_id IS NULL
+					AND i.tenant_id = r.tenant_id AND i.email = r.email`,
 			`INSERT INTO portal_identity_customers (identity_id, customer_id)
-				SELECT DISTINCT r.identity_id, c.id FROM invitation_recipients r
-				JOIN customers c ON c.tenant_id = r.tenant_id AND lower(trim(c.email)) = r.email AND c.deleted_at IS NULL
-				WHERE r.run_id = $1 AND r.status = 'pending'
+				SELECT identity_id, customer_id FROM invitation_recipients
+				WHERE run_id = $1 AND customer_id > $2 AND status = 'pending'
 				ON CONFLICT DO NOTHING`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, run.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, q, run.ID, state.After); err != nil {
 				return fmt.Errorf("identities of run %s: %w", run.ID, err)
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE job_runs SET progress_total = $2,
-			counts = counts || jsonb_build_object('not_found', $3::bigint) WHERE id = $1`, run.ID, n, notFound)
-		return err
+		if done = n < int64(limit); !done {
+			return nil
+		}
+		return completeInvitationSelection(ctx, tx, run, sel)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("select invitation recipients: %w", err)
+		return false, fmt.Errorf("select invitation recipients: %w", err)
 	}
-	return notFound, nil
+	return done, nil
+}
+
+// completeInvitationSelection ends a batch's selection in the transaction of its last
+// slice: every identity of the batch is linked to the tenant's other live customers
+// carrying its address (one pass over the customers, for the whole batch), the given
+// keys that match no live customer are counted, and the total is recorded.
+func completeInvitationSelection(ctx context.Context, tx *sqlx.Tx, run Run, sel InvitationSelection) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO portal_identity_customers (identity_id, customer_id)
+		SELECT DISTINCT r.identity_id, c.id FROM invitation_recipients r
+		JOIN customers c ON c.tenant_id = r.tenant_id AND lower(trim(c.email)) = r.email AND c.deleted_at IS NULL
+		WHERE r.run_id = $1 AND r.status = 'pending' AND c.id <> r.customer_id
+		ON CONFLICT DO NOTHING`, run.ID); err != nil {
+		return fmt.Errorf("identities of run %s: %w", run.ID, err)
+	}
+	var notFound int64
+	if len(sel.Customers) > 0 {
+		if err := tx.GetContext(ctx, &notFound, `SELECT count(*) FROM unnest($1::text[]) AS x(key)
+			WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.account_id = $2 AND c.deleted_at IS NULL
+				AND (c.external_id = x.key OR c.external_id = lpad(x.key, 20, '0') AND x.key ~ '^[0-9]{1,19}$'))`,
+			pq.Array(sel.Customers), run.AccountID); err != nil {
+			return fmt.Errorf("count unknown keys of run %s: %w", run.ID, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE job_runs SET progress_total = (SELECT count(*) FROM invitation_recipients WHERE run_id = $1),
+		counts = counts || jsonb_build_object('not_found', $2::bigint) WHERE id = $1`, run.ID, notFound); err != nil {
+		return fmt.Errorf("complete selection of run %s: %w", run.ID, err)
+	}
+	return nil
 }
 
 // externalIDKeys is each given key and, for 1 to 19 digits, its 20-digit padded form (a

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -73,5 +74,186 @@ func TestRecipientClaimRecordsTokens(t *testing.T) {
 	var left int
 	if err := b.tx.GetContext(b.ctx, &left, `SELECT count(*) FROM login_tokens WHERE id = $1`, rest[2]); err != nil || left != 0 {
 		t.Errorf("the unused id was recorded %d times (%v)", left, err)
+	}
+}
+
+// The tenant and job run of invitation recipients and login tokens are checked per
+// statement (migration 0052) as strictly as the foreign keys they replace: a row naming
+// no tenant or no run is refused on insert and on an update that sets them, a tenant
+// they name cannot be deleted, and deleting a run deletes its recipients and unlinks its
+// tokens, as the foreign keys' actions did.
+func TestMailBatchReferencesChecked(t *testing.T) {
+	b := setup(t)
+	run := store.NewRun{ID: store.NewID(), TenantID: b.acc.TenantID, AccountID: b.acc.ID, CreatedBy: b.acc.ID,
+		Kind: store.RunInvitations, TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:refs", TaskPayload: []byte(`{}`)}
+	if err := store.CreateRun(b.ctx, b.tx, run); err != nil {
+		t.Fatal(err)
+	}
+	var customer, identity int64
+	if err := b.tx.GetContext(b.ctx, &customer, `INSERT INTO customers (tenant_id, account_id, external_id, email)
+		VALUES ($1, $2, 'K-1', 'k1@example.org') RETURNING id`, b.acc.TenantID, b.acc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.tx.GetContext(b.ctx, &identity, `INSERT INTO portal_identities (tenant_id, email) VALUES ($1, 'k1@example.org') RETURNING id`, b.acc.TenantID); err != nil {
+		t.Fatal(err)
+	}
+	const noTenant, noRun = -1, "00000000-0000-4000-8000-000000000000"
+	recipient := `INSERT INTO invitation_recipients (run_id, customer_id, tenant_id, email, identity_id) VALUES ($1, $2, $3, 'k1@example.org', $4)`
+	token := `INSERT INTO login_tokens (id, tenant_id, identity_id, customer_id, purpose, run_id, expires_at)
+		VALUES (gen_random_uuid(), $1, $2, $3, 'invite', $4, now() + interval '1 day')`
+	b.refusedFK(t, "recipient without tenant", recipient, run.ID, customer, noTenant, identity)
+	b.refusedFK(t, "recipient without run", recipient, noRun, customer, b.acc.TenantID, identity)
+	b.refusedFK(t, "token without tenant", token, noTenant, identity, customer, run.ID)
+	b.refusedFK(t, "token without run", token, b.acc.TenantID, identity, customer, noRun)
+
+	// Real references pass, many rows in one statement as in one.
+	if _, err := b.tx.ExecContext(b.ctx, recipient, run.ID, customer, b.acc.TenantID, identity); err != nil {
+		t.Fatalf("recipient: %v", err)
+	}
+	res, err := b.tx.ExecContext(b.ctx, `INSERT INTO login_tokens (id, tenant_id, identity_id, customer_id, purpose, run_id, expires_at)
+		SELECT gen_random_uuid(), $1, $2, $3, 'invite', $4, now() + interval '1 day' FROM generate_series(1, 20)`,
+		b.acc.TenantID, identity, customer, run.ID)
+	if err != nil {
+		t.Fatalf("tokens: %v", err)
+	}
+	if n, _ := res.RowsAffected(); n != 20 {
+		t.Errorf("recorded %d tokens, want 20", n)
+	}
+	if _, err := b.tx.ExecContext(b.ctx, token, b.acc.TenantID, identity, customer, nil); err != nil {
+		t.Errorf("token without a run: %v", err)
+	}
+	b.refusedFK(t, "recipient moved to no tenant", `UPDATE invitation_recipients SET tenant_id = $1 WHERE run_id = $2`, noTenant, run.ID)
+	b.refusedFK(t, "token moved to no run", `UPDATE login_tokens SET run_id = $1 WHERE run_id = $2`, noRun, run.ID)
+	b.refusedFK(t, "delete the tenant", `DELETE FROM tenants WHERE id = $1`, b.acc.TenantID)
+
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM job_runs WHERE id = $1`, run.ID); err != nil {
+		t.Fatalf("delete the run: %v", err)
+	}
+	var recipients, linked, tokens int
+	if err := b.tx.GetContext(b.ctx, &recipients, `SELECT count(*) FROM invitation_recipients WHERE customer_id = $1`, customer); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.tx.GetContext(b.ctx, &linked, `SELECT count(*) FROM login_tokens WHERE run_id = $1`, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.tx.GetContext(b.ctx, &tokens, `SELECT count(*) FROM login_tokens WHERE customer_id = $1`, customer); err != nil {
+		t.Fatal(err)
+	}
+	if recipients != 0 || linked != 0 || tokens != 21 {
+		t.Errorf("after deleting the run: %d recipients, %d tokens of the run, %d tokens; want 0, 0, 21", recipients, linked, tokens)
+	}
+}
+
+// The selection is recorded slice by slice, each slice in its own transaction: a slice
+// links its pending recipients to their identities at once (a mailed link opens before
+// the selection is complete), the call that finds fewer customers than its limit
+// completes the selection (links to the tenant's other customers with the address, the
+// total), and a call after that changes nothing. A retry after any slice continues
+// after the last recorded customer.
+func TestInvitationSelectionInSlices(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.DB(t)
+	huber := storetest.Account(t, db, "", "huber", "")
+	maier := storetest.Account(t, db, huber.Tenant, "maier", "")
+	add := func(acc store.Account, ext, email string, invited bool) int64 {
+		t.Helper()
+		var id int64
+		if err := db.GetContext(ctx, &id, `INSERT INTO customers (tenant_id, account_id, external_id, email, invited_at)
+			VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN now() END) RETURNING id`, acc.TenantID, acc.ID, ext, email, invited); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	ids := []int64{
+		add(huber, "K-1", "Anna@Example.org ", false),
+		add(huber, "K-2", "", false),
+		add(huber, "K-3", "bert@example.org", false),
+		add(huber, "K-4", "carl@example.org", false),
+		add(huber, "K-5", "dora@example.org", false),
+	}
+	other := add(maier, "M-1", "anna@example.org", false)
+
+	newRun := func() store.Run {
+		t.Helper()
+		r := store.NewRun{ID: store.NewID(), TenantID: huber.TenantID, AccountID: huber.ID, CreatedBy: huber.ID, Kind: store.RunInvitations,
+			Params: []byte(`{"all_uninvited":true}`), TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:" + store.NewID(), TaskPayload: []byte(`{}`)}
+		if err := store.CreateRun(ctx, db, r); err != nil {
+			t.Fatal(err)
+		}
+		run, err := store.RunByID(ctx, db, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	recorded := func(run store.Run) (rows int, total *int64) {
+		t.Helper()
+		if err := db.GetContext(ctx, &rows, `SELECT count(*) FROM invitation_recipients WHERE run_id = $1`, run.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.GetContext(ctx, &total, `SELECT progress_total FROM job_runs WHERE id = $1`, run.ID); err != nil {
+			t.Fatal(err)
+		}
+		return rows, total
+	}
+	linked := func(customer int64) bool {
+		t.Helper()
+		var ok bool
+		if err := db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM portal_identity_customers ic
+			JOIN portal_identities i ON i.id = ic.identity_id WHERE i.email = 'anna@example.org' AND ic.customer_id = $1)`, customer); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	sel := store.InvitationSelection{AllUninvited: true}
+
+	run := newRun()
+	for i, want := range []int{2, 4, 5, 5} {
+		done, err := store.SelectInvitationRecipients(ctx, db, run, sel, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, total := recorded(run)
+		if rows != want || done != (i >= 2) || (total != nil) != done {
+			t.Fatalf("call %d: %d recipients, done %v, total %v; want %d, done %v", i+1, rows, done, total, want, i >= 2)
+		}
+		if i == 0 && (!linked(ids[0]) || linked(other)) {
+			t.Errorf("after the first slice: Anna linked to her own customer %v (want true), to Maier's %v (want false)", linked(ids[0]), linked(other))
+		}
+	}
+	if !linked(other) {
+		t.Error("the completed selection did not link Anna's identity to her customer at Maier")
+	}
+	var got []struct {
+		Customer int64   `db:"customer_id"`
+		Status   string  `db:"status"`
+		Skip     *string `db:"skip_reason"`
+		Identity *int64  `db:"identity_id"`
+	}
+	if err := db.SelectContext(ctx, &got, `SELECT customer_id, status, skip_reason, identity_id FROM invitation_recipients
+		WHERE run_id = $1 ORDER BY customer_id`, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		wantStatus := "pending"
+		if i == 1 {
+			wantStatus = "skipped"
+		}
+		if r.Customer != ids[i] || r.Status != wantStatus || (r.Identity == nil) != (i == 1) || (r.Skip != nil) != (i == 1) {
+			t.Errorf("recipient %d: %+v; want customer %d %s", i, r, ids[i], wantStatus)
+		}
+	}
+
+	// A slice as large as what is left is not the last: the next call finds nothing
+	// and completes the selection.
+	run = newRun()
+	for i, wantDone := range []bool{false, true} {
+		done, err := store.SelectInvitationRecipients(ctx, db, run, sel, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, total := recorded(run); done != wantDone || rows != 5 || (total != nil && *total != 5) || (total != nil) != done {
+			t.Errorf("limit 5, call %d: done %v, %d recipients, total %v", i+1, done, rows, total)
+		}
 	}
 }
