@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"portalwerk/store"
 	"portalwerk/store/storetest"
@@ -97,7 +100,7 @@ func TestMailBatchReferencesChecked(t *testing.T) {
 	if err := b.tx.GetContext(b.ctx, &identity, `INSERT INTO portal_identities (tenant_id, email) VALUES ($1, 'k1@example.org') RETURNING id`, b.acc.TenantID); err != nil {
 		t.Fatal(err)
 	}
-	const noTenant, noRun = -1, "00000000-0000-4000-8000-000000000000"
+	const noTenant, noRun, none = -1, "00000000-0000-4000-8000-000000000000", -1
 	recipient := `INSERT INTO invitation_recipients (run_id, customer_id, tenant_id, email, identity_id) VALUES ($1, $2, $3, 'k1@example.org', $4)`
 	token := `INSERT INTO login_tokens (id, tenant_id, identity_id, customer_id, purpose, run_id, expires_at)
 		VALUES (gen_random_uuid(), $1, $2, $3, 'invite', $4, now() + interval '1 day')`
@@ -105,6 +108,10 @@ func TestMailBatchReferencesChecked(t *testing.T) {
 	b.refusedFK(t, "recipient without run", recipient, noRun, customer, b.acc.TenantID, identity)
 	b.refusedFK(t, "token without tenant", token, noTenant, identity, customer, run.ID)
 	b.refusedFK(t, "token without run", token, b.acc.TenantID, identity, customer, noRun)
+	b.refusedFK(t, "recipient without customer", recipient, run.ID, none, b.acc.TenantID, identity)
+	b.refusedFK(t, "recipient without identity", recipient, run.ID, customer, b.acc.TenantID, none)
+	b.refusedFK(t, "token without customer", token, b.acc.TenantID, identity, none, run.ID)
+	b.refusedFK(t, "token without identity", token, b.acc.TenantID, none, customer, run.ID)
 
 	// Real references pass, many rows in one statement as in one.
 	if _, err := b.tx.ExecContext(b.ctx, recipient, run.ID, customer, b.acc.TenantID, identity); err != nil {
@@ -124,7 +131,10 @@ func TestMailBatchReferencesChecked(t *testing.T) {
 	}
 	b.refusedFK(t, "recipient moved to no tenant", `UPDATE invitation_recipients SET tenant_id = $1 WHERE run_id = $2`, noTenant, run.ID)
 	b.refusedFK(t, "token moved to no run", `UPDATE login_tokens SET run_id = $1 WHERE run_id = $2`, noRun, run.ID)
+	b.refusedFK(t, "recipient moved to no customer", `UPDATE invitation_recipients SET customer_id = $1 WHERE run_id = $2`, none, run.ID)
+	b.refusedFK(t, "token moved to no identity", `UPDATE login_tokens SET identity_id = $1 WHERE run_id = $2`, none, run.ID)
 	b.refusedFK(t, "delete the tenant", `DELETE FROM tenants WHERE id = $1`, b.acc.TenantID)
+	b.refusedFK(t, "delete the identity a recipient names", `DELETE FROM portal_identities WHERE id = $1`, identity)
 
 	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM job_runs WHERE id = $1`, run.ID); err != nil {
 		t.Fatalf("delete the run: %v", err)
@@ -141,6 +151,54 @@ func TestMailBatchReferencesChecked(t *testing.T) {
 	}
 	if recipients != 0 || linked != 0 || tokens != 21 {
 		t.Errorf("after deleting the run: %d recipients, %d tokens of the run, %d tokens; want 0, 0, 21", recipients, linked, tokens)
+	}
+
+	// Deleting an identity deletes its tokens; deleting customers (the trash purge)
+	// deletes their tokens and recipients, the others' stay.
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM portal_identities WHERE id = $1`, identity); err != nil {
+		t.Fatalf("delete the identity: %v", err)
+	}
+	if err := b.tx.GetContext(b.ctx, &tokens, `SELECT count(*) FROM login_tokens WHERE customer_id = $1`, customer); err != nil {
+		t.Fatal(err)
+	}
+	if tokens != 0 {
+		t.Errorf("after deleting the identity: %d of its tokens left", tokens)
+	}
+	run2 := run
+	run2.ID, run2.TaskID = store.NewID(), "invitations:refs2"
+	if err := store.CreateRun(b.ctx, b.tx, run2); err != nil {
+		t.Fatal(err)
+	}
+	var keep []int64
+	for i := range 3 {
+		var c, id int64
+		email := fmt.Sprintf("p%d@example.org", i)
+		if err := b.tx.GetContext(b.ctx, &c, `INSERT INTO customers (tenant_id, account_id, external_id, email) VALUES ($1, $2, $3, $4) RETURNING id`,
+			b.acc.TenantID, b.acc.ID, fmt.Sprintf("P-%d", i), email); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.tx.GetContext(b.ctx, &id, `INSERT INTO portal_identities (tenant_id, email) VALUES ($1, $2) RETURNING id`, b.acc.TenantID, email); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.tx.ExecContext(b.ctx, recipient, run2.ID, c, b.acc.TenantID, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.tx.ExecContext(b.ctx, token, b.acc.TenantID, id, c, run2.ID); err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, c)
+	}
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM customers WHERE id = ANY($1)`, pq.Array(keep[:2])); err != nil {
+		t.Fatalf("delete customers: %v", err)
+	}
+	if err := b.tx.GetContext(b.ctx, &recipients, `SELECT count(*) FROM invitation_recipients WHERE run_id = $1`, run2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.tx.GetContext(b.ctx, &tokens, `SELECT count(*) FROM login_tokens WHERE run_id = $1`, run2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if recipients != 1 || tokens != 1 {
+		t.Errorf("after deleting 2 of 3 customers: %d recipients, %d tokens; want 1 and 1", recipients, tokens)
 	}
 }
 
