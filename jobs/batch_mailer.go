@@ -291,9 +291,6 @@ func (m *batchMailer[R]) markAndClaim(ctx context.Context, done []R, outs []mail
 	for {
 		seen := m.More.seen()
 		c := m.markAndClaimOnce(ctx, done, outs, n)
-		if c.err == nil && len(c.recs) == 0 && m.More != nil {
-			println("DRY", time.Now().Format("05.000"))
-		}
 		if c.err != nil || len(c.recs) > 0 || !m.More.wait(seen) {
 			return c
 		}
