@@ -96,25 +96,28 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 				c.company, c.street, c.zip, c.city, c.email, c.phone, false, c.tags, c.locale
 			FROM customers c JOIN ` + TransferBatch + ` b ON b.source_id = c.id`})
 		if related {
-			steps = append(steps,
-				sqlStep{rows: -1, what: "copy appointments", sql: `INSERT INTO appointments (customer_id, account_id, starts_at, subject)
-					SELECT b.new_id, b.to_account, x.starts_at, x.subject FROM appointments x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{rows: -1, what: "copy visit reports", sql: `INSERT INTO visit_reports (customer_id, account_id, visited_on, text)
-					SELECT b.new_id, b.to_account, x.visited_on, x.text FROM visit_reports x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{rows: -1, what: "copy visit blocks", sql: `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date, reason)
-					SELECT b.new_id, b.to_account, x.from_date, x.until_date, x.reason FROM visit_blocks x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`})
-		}
-	case TransferMove:
-		// Each customer is rewritten once, with the row's values if there are any.
-		if related {
-			for _, t := range []string{"appointments", "visit_reports", "visit_blocks"} {
-				steps = append(steps, sqlStep{rows: -1, what: "move " + t, sql: `UPDATE ` + t + ` x SET account_id = b.to_account
-					FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id = b.from_account`})
+			// The copies are the new customer's, unpinned in the target account's history.
+			for _, t := range relatedTables {
+				steps = append(steps, sqlStep{rows: -1, what: "copy " + t.name, sql: `INSERT INTO ` + t.name + ` (customer_id, ` + t.cols + `)
+					SELECT b.new_id, ` + t.cols + ` FROM ` + t.name + ` x
+					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND (x.account_id IS NULL OR x.account_id = b.from_account)`})
 			}
 		}
+	case TransferMove:
+		// The related data follow their customer (migration 0048): with them, only the rows
+		// pinned to the source account (moved away and back) are unpinned, found in the
+		// small index of pinned rows; without, the source account's history keeps the
+		// unpinned rows, pinned to it.
+		for _, t := range relatedTables {
+			st := sqlStep{rows: -1, what: "move " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = NULL
+				FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id IS NOT NULL AND x.account_id = b.from_account`}
+			if !related {
+				st = sqlStep{rows: -1, what: "keep " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = b.from_account
+				FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id IS NULL`}
+			}
+			steps = append(steps, st)
+		}
+		// Each customer is rewritten once, with the row's values if there are any.
 		move := sqlStep{rows: -1, what: "move customers", sql: `UPDATE customers c
 			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
 			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`}
@@ -142,6 +145,13 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 		}
 	}
 	return n, nil
+}
+
+// relatedTables are the data that belong to a customer, with the columns a copy takes.
+var relatedTables = []struct{ name, cols string }{
+	{"appointments", "starts_at, subject"},
+	{"visit_reports", "visited_on, text"},
+	{"visit_blocks", "from_date, until_date, reason"},
 }
 
 // sqlStep is one statement of a multi-statement change, named for its error; rows, if
@@ -189,10 +199,17 @@ func TransferCustomer(ctx context.Context, tx *sqlx.Tx, tenantID, portalID, toAc
 }
 
 // PurgeTrash deletes the tenant's customers that have been in the trash since before
-// the cutoff. Their appointments and visit reports stay (without a customer); their
-// visit blocks go with them.
+// the cutoff. Their appointments and visit reports stay (without a customer), pinned to
+// the account whose history they are part of, in the same statement; their visit blocks
+// go with them.
 func PurgeTrash(ctx context.Context, db sqlx.ExecerContext, tenantID int64, before time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `DELETE FROM customers WHERE tenant_id = $1 AND deleted_at < $2`, tenantID, before)
+	res, err := db.ExecContext(ctx, `WITH gone AS (
+			SELECT id, account_id FROM customers WHERE tenant_id = $1 AND deleted_at < $2 FOR UPDATE),
+		appointments_kept AS (UPDATE appointments x SET account_id = g.account_id FROM gone g
+			WHERE x.customer_id = g.id AND x.account_id IS NULL),
+		reports_kept AS (UPDATE visit_reports x SET account_id = g.account_id FROM gone g
+			WHERE x.customer_id = g.id AND x.account_id IS NULL)
+		DELETE FROM customers c USING gone g WHERE c.id = g.id`, tenantID, before)
 	if err != nil {
 		return 0, fmt.Errorf("purge trash of tenant %d: %w", tenantID, err)
 	}
