@@ -438,8 +438,10 @@ func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
 		parts = append(parts, jsonChange("tags", "c.tags", "array_append(c.tags, "+t+"::text)",
 			"c.id IS NULL OR NOT ("+t+" = ANY(c.tags))"))
 	}
-	// A transfer names the account the customer comes from.
-	parts = append(parts, jsonChange("account", "src.name", quote(im.Account)+"::text", "s.xfer"))
+	// A transfer names the account the customer comes from: the member is built once per
+	// account (OFFSET 0 keeps the planner from pulling the subquery up and building it
+	// for every row again) and taken by the rows of a transfer.
+	parts = append(parts, `CASE WHEN s.xfer THEN src.change END`)
 	action := `CASE WHEN ` + create + ` THEN 'create' WHEN s.restore THEN 'restore' WHEN s.xfer THEN '` + p.transferAction() + `' ELSE 'update' END`
 	// A copy is a new customer: it has no portal id before apply.
 	portalID := `c.id`
@@ -449,7 +451,8 @@ func (p *customersProfile) changes(st string, im store.Import) (string, []any) {
 	query := `SELECT s.row_num::bigint AS pos, s.row_num, ` + action + ` AS action,
 			` + p.keyValue() + ` AS key, ` + portalID + ` AS customer_id, ` + jsonObject(parts) + ` AS changes
 		FROM ` + st + ` s LEFT JOIN customers c ON c.id = s.match_id AND NOT ` + create + `
-			LEFT JOIN accounts src ON src.id = s.src_account
+			LEFT JOIN (SELECT a.id, ` + jsonChange("account", "a.name", quote(im.Account)+"::text", "true") + ` AS change
+				FROM accounts a WHERE a.tenant_id = ` + strconv.FormatInt(im.TenantID, 10) + ` OFFSET 0) src ON src.id = s.src_account
 		WHERE s.errs IS NULL AND (` + create + ` OR s.restore OR s.xfer OR ` + p.changed() + `)`
 	if p.mode == "sync" {
 		// The customers a sync moves to the trash have no row; they follow every row.
