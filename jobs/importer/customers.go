@@ -362,14 +362,17 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 		create = `true`
 	}
 	var transferred int64
-	err := tx.QueryRowxContext(ctx, `SELECT
+	// Only the updates are compared with their customer, in a query of their own: for a
+	// file of transfers, restores and new customers the join has no outer rows and
+	// builds no hash of the customers.
+	err := tx.QueryRowxContext(ctx, `SELECT a.*, u.* FROM (SELECT
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.xfer),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT s.xfer AND `+p.changed()+`),
-			count(*) FILTER (WHERE s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT s.xfer AND NOT `+p.changed()+`)
-		FROM `+st+` s LEFT JOIN customers c ON c.id = s.match_id`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
+			count(*) FILTER (WHERE s.errs IS NULL AND s.xfer)
+		FROM `+st+` s) a, (SELECT count(*) FILTER (WHERE `+p.changed()+`), count(*) FILTER (WHERE NOT `+p.changed()+`)
+		FROM `+st+` s JOIN customers c ON c.id = s.match_id
+		WHERE s.errs IS NULL AND NOT s.restore AND NOT s.xfer) u`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
 	}
