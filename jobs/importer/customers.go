@@ -240,17 +240,23 @@ func startMatches() stage {
 const unmatched = `NOT EXISTS (SELECT 1 FROM ` + matches + ` l WHERE l.row_num = s.row_num)`
 
 // recordMatches writes into the staged rows what the lookup found, only where it
-// differs from what they hold.
+// differs from what they hold (a staged row without a match loses the one it had). The
+// differing rows are found in one pass over the staged rows and the matches; at apply,
+// where mostly nothing changed since the preview, there are none, and the join with
+// the staged rows to update ends at once (a hash join with an empty side reads
+// nothing more). A second statement for the rows that lost their match cost another
+// pass.
 func recordMatches(st string) []stage {
 	return []stage{
 		// A temporary table has no statistics until analyzed; the joins below need them.
 		{"analyze matches", `ANALYZE ` + matches, nil},
-		{"record matches", `UPDATE ` + st + ` s SET match_id = l.match_id, restore = l.restore, xfer = l.xfer,
-				src_account = l.src_account, errs = COALESCE(l.errs, s.errs)
-			FROM ` + matches + ` l WHERE s.row_num = l.row_num AND (l.errs IS NOT NULL
-				OR (s.match_id, s.restore, s.xfer, s.src_account) IS DISTINCT FROM (l.match_id, l.restore, l.xfer, l.src_account))`, nil},
-		{"clear matches", `UPDATE ` + st + ` s SET match_id = NULL, restore = false, xfer = false, src_account = NULL
-			WHERE (s.match_id IS NOT NULL OR s.restore OR s.xfer OR s.src_account IS NOT NULL) AND ` + unmatched, nil},
+		{"record matches", `UPDATE ` + st + ` s SET match_id = d.match_id, restore = d.restore, xfer = d.xfer,
+				src_account = d.src_account, errs = COALESCE(d.errs, s.errs)
+			FROM (SELECT s2.row_num, l.match_id, COALESCE(l.restore, false) AS restore, COALESCE(l.xfer, false) AS xfer, l.src_account, l.errs
+				FROM ` + st + ` s2 LEFT JOIN ` + matches + ` l ON l.row_num = s2.row_num
+				WHERE l.errs IS NOT NULL OR (s2.match_id, s2.restore, s2.xfer, s2.src_account)
+					IS DISTINCT FROM (l.match_id, COALESCE(l.restore, false), COALESCE(l.xfer, false), l.src_account)) d
+			WHERE s.row_num = d.row_num`, nil},
 	}
 }
 
