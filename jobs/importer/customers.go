@@ -241,7 +241,8 @@ const unmatched = `NOT EXISTS (SELECT 1 FROM ` + matches + ` l WHERE l.row_num =
 
 // recordMatches writes into the staged rows what the lookup found, only where it
 // differs from what they hold (a staged row without a match loses the one it had). The
-// differing rows are found in one pass over the staged rows and the matches; at apply,
+// differing rows are found in one pass over the staged rows and the matches (OFFSET 0
+// keeps the planner from joining the staged rows with themselves first); at apply,
 // where mostly nothing changed since the preview, there are none, and the join with
 // the staged rows to update ends at once (a hash join with an empty side reads
 // nothing more). A second statement for the rows that lost their match cost another
@@ -255,7 +256,8 @@ func recordMatches(st string) []stage {
 			FROM (SELECT s2.row_num, l.match_id, COALESCE(l.restore, false) AS restore, COALESCE(l.xfer, false) AS xfer, l.src_account, l.errs
 				FROM ` + st + ` s2 LEFT JOIN ` + matches + ` l ON l.row_num = s2.row_num
 				WHERE l.errs IS NOT NULL OR (s2.match_id, s2.restore, s2.xfer, s2.src_account)
-					IS DISTINCT FROM (l.match_id, COALESCE(l.restore, false), COALESCE(l.xfer, false), l.src_account)) d
+					IS DISTINCT FROM (l.match_id, COALESCE(l.restore, false), COALESCE(l.xfer, false), l.src_account)
+				OFFSET 0) d
 			WHERE s.row_num = d.row_num`, nil},
 	}
 }
@@ -368,16 +370,18 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 		create = `true`
 	}
 	var transferred int64
-	// Only the updates are compared with their customer, in a query of their own: for a
-	// file of transfers, restores and new customers the join has no outer rows and
-	// builds no hash of the customers.
+	// Only the updates are compared with their customer, each looked up by its id: a
+	// file of transfers, restores and new customers reads no customer for the counts
+	// (a join of every staged row hashed all customers of the database; OFFSET 0 keeps
+	// the lookup from being turned into that join again, whose parallel hash is built
+	// before the staged rows are read).
 	err := tx.QueryRowxContext(ctx, `SELECT a.*, u.* FROM (SELECT
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.xfer)
 		FROM `+st+` s) a, (SELECT count(*) FILTER (WHERE `+p.changed()+`), count(*) FILTER (WHERE NOT `+p.changed()+`)
-		FROM `+st+` s JOIN customers c ON c.id = s.match_id
+		FROM `+st+` s, LATERAL (SELECT * FROM customers c WHERE c.id = s.match_id OFFSET 0) c
 		WHERE s.errs IS NULL AND NOT s.restore AND NOT s.xfer) u`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
