@@ -381,3 +381,27 @@ func TestRelatedDataKeepAnOwner(t *testing.T) {
 	b.refused(t, "23514", "unpin an orphan", `UPDATE appointments SET customer_id = NULL, account_id = NULL WHERE customer_id = $1`, c.PortalID)
 	b.refused(t, "23514", "delete the customer", `DELETE FROM customers WHERE id = $1`, c.PortalID)
 }
+
+// A move takes the customer's account as it is when it moves, not as the caller filled
+// it in with the batch (the import fills it from its recheck; another transfer may have
+// moved the customer since): what stays behind stays with the account it was in.
+func TestMoveReadsTheCustomersAccountAsItIs(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	stale := storetest.Account(t, b.tx, b.acc.Tenant, "schulz", "")
+	c := b.customer(t, b.acc, "K-1", "")
+	if err := store.StartTransferBatch(b.ctx, b.tx); err != nil {
+		t.Fatal(err)
+	}
+	b.tx.MustExecContext(b.ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account, from_account, new_id) VALUES ($1, $2, $3, $1)`,
+		c.PortalID, maier.ID, stale.ID)
+	if n, err := store.TransferCustomers(b.ctx, b.tx, store.TransferMove, false); err != nil || n != 1 {
+		t.Fatalf("moved %d: %v", n, err)
+	}
+	if p := b.pinned(t, c.PortalID); len(p) != 1 || p[b.acc.ID] != 3 {
+		t.Errorf("pinned %v, want 3 rows to huber", p)
+	}
+	if got := b.getCustomer(t, c.PortalID); got.Account != "maier" || related(got) != [3]int64{} {
+		t.Errorf("moved %+v", got)
+	}
+}
