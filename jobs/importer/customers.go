@@ -284,7 +284,10 @@ func (p *customersProfile) matchOwn(st string, im store.Import, trash bool) stag
 // recently deleted wins. The first hit comes from DISTINCT ON and the ambiguity from a
 // window over the row's hits (lowest and highest account, no count of distinct ones per
 // row); the accounts' names are looked up only for the ambiguous rows. The window is
-// ordered as DISTINCT ON is (over the whole partition), so one sort serves both.
+// ordered as DISTINCT ON is (over the whole partition), so one sort serves both. The
+// other accounts are named, so that a small file finds live customers through
+// customers_live_external_id (the trash has customers_trash_external_id); a large one
+// reads the tenant's customers in one pass.
 func (p *customersProfile) matchOther(st string, im store.Import, trash bool) stage {
 	name, deleted, order := "match other accounts", "c.deleted_at IS NULL", "c.id"
 	if trash {
@@ -300,7 +303,9 @@ func (p *customersProfile) matchOther(st string, im store.Import, trash bool) st
 				min(c.account_id) OVER w <> max(c.account_id) OVER w AS ambiguous,
 				array_agg(c.account_id) OVER w AS accounts
 			FROM ` + st + ` s
-			JOIN customers c ON c.tenant_id = $1 AND c.account_id <> $2 AND ` + deleted + ` AND ` + p.keyMatch() + `
+			JOIN customers c ON c.tenant_id = $1 AND c.account_id <> $2
+				AND c.account_id = ANY(ARRAY(SELECT a.id FROM accounts a WHERE a.tenant_id = $1 AND a.id <> $2))
+				AND ` + deleted + ` AND ` + p.keyMatch() + `
 			WHERE s.errs IS NULL AND ` + unmatched + `
 			WINDOW w AS (PARTITION BY s.row_num ORDER BY ` + order + ` ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 			ORDER BY s.row_num, ` + order + `) m`, []any{im.TenantID, im.AccountID, p.name(strings.Split(p.keys, ",")[0])}}
