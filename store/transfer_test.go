@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"portalwerk/store"
 	"portalwerk/store/storetest"
@@ -403,5 +407,47 @@ func TestMoveReadsTheCustomersAccountAsItIs(t *testing.T) {
 	}
 	if got := b.getCustomer(t, c.PortalID); got.Account != "maier" || related(got) != [3]int64{} {
 		t.Errorf("moved %+v", got)
+	}
+}
+
+// Migration 0048 unpins the related rows that name their customer's own account and
+// keeps the others (left behind by a move without related data, or without customer
+// after a purge) pinned.
+func TestMigrationUnpinsTheCustomersOwnHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := freshDatabase(t)
+	later := []string{"0048_related_follow_customer", "0049_customers_account_check", "0050_customers_external_id_index"}
+	db.MustExecContext(ctx, `CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+	db.MustExecContext(ctx, `INSERT INTO schema_migrations (version) SELECT unnest($1::text[])`, pq.Array(later))
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	huber := storetest.Account(t, db, "", "huber", "")
+	maier := storetest.Account(t, db, huber.Tenant, "maier", "")
+	var c int64
+	if err := db.GetContext(ctx, &c, `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, 'K-1') RETURNING id`, huber.TenantID, maier.ID); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExecContext(ctx, `INSERT INTO appointments (customer_id, account_id, starts_at, subject) VALUES
+		($1, $2, now(), 'bei Maier'), ($1, $3, now(), 'bei Huber geblieben'), (NULL, $3, now(), 'gelöschter Kunde')`, c, maier.ID, huber.ID)
+	db.MustExecContext(ctx, `DELETE FROM schema_migrations WHERE version = ANY($1)`, pq.Array(later))
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Subject string        `db:"subject"`
+		Account sql.NullInt64 `db:"account_id"`
+	}
+	if err := db.SelectContext(ctx, &rows, `SELECT subject, account_id FROM appointments ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	want := []sql.NullInt64{{}, {Int64: huber.ID, Valid: true}, {Int64: huber.ID, Valid: true}}
+	if len(rows) != 3 || rows[0].Account != want[0] || rows[1].Account != want[1] || rows[2].Account != want[2] {
+		t.Errorf("after the migration: %+v, want maier's own unpinned, the others pinned to huber", rows)
+	}
+	got, err := store.GetCustomer(ctx, db, huber.TenantID, c)
+	if err != nil || got.Appointments != 1 {
+		t.Errorf("K-1 after the migration: %d appointments, %v; want its own one", got.Appointments, err)
 	}
 }
