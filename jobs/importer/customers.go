@@ -376,19 +376,20 @@ func (p *customersProfile) recheck(ctx context.Context, tx *sqlx.Tx, st string, 
 		create = `true`
 	}
 	var transferred int64
-	// Only the updates are compared with their customer, each looked up by its id: a
-	// file of transfers, restores and new customers reads no customer for the counts
-	// (a join of every staged row hashed all customers of the database; OFFSET 0 keeps
-	// the lookup from being turned into that join again, whose parallel hash is built
-	// before the staged rows are read).
+	// Only the updates are compared with their customer, in a join of their own that
+	// runs only if the file has any: a file of transfers, restores and new customers
+	// reads no customer for the counts (a join of every staged row hashed all customers
+	// of the database, and a parallel hash join builds that hash before it finds its
+	// other side empty).
+	update := `s.errs IS NULL AND s.match_id IS NOT NULL AND NOT s.restore AND NOT s.xfer`
 	err := tx.QueryRowxContext(ctx, `SELECT a.*, u.* FROM (SELECT
 			count(*) FILTER (WHERE s.errs IS NOT NULL),
 			count(*) FILTER (WHERE s.errs IS NULL AND `+create+`),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.restore),
 			count(*) FILTER (WHERE s.errs IS NULL AND s.xfer)
 		FROM `+st+` s) a, (SELECT count(*) FILTER (WHERE `+p.changed()+`), count(*) FILTER (WHERE NOT `+p.changed()+`)
-		FROM `+st+` s, LATERAL (SELECT * FROM customers c WHERE c.id = s.match_id OFFSET 0) c
-		WHERE s.errs IS NULL AND NOT s.restore AND NOT s.xfer) u`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
+		FROM `+st+` s JOIN customers c ON c.id = s.match_id
+		WHERE `+update+` AND EXISTS (SELECT 1 FROM `+st+` s WHERE `+update+`)) u`).Scan(&c.Errors, &c.Create, &c.Restore, &transferred, &c.Update, &c.Unchanged)
 	if err != nil {
 		return c, fmt.Errorf("count customers import: %w", err)
 	}
