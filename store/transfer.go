@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,45 +55,48 @@ func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, rela
 	return TransferCustomersWith(ctx, tx, mode, related, nil)
 }
 
-// MoveValues are the values an import writes into the customers it moves, in the same
-// UPDATE that changes their owner, so that each moved customer gets one new row version
-// instead of two. From is a query whose rows (aliased s) name their customer by
-// match_id, at most one row per customer; Set are assignments over the customer c and
-// its row s, none of account_id, deleted_at and updated_at; Args are the statement's
-// parameters ($1 …) that Set uses.
+// MoveValues are the customers an import moves and the values it writes into them, in
+// the same UPDATE that changes their owner, so that each moved customer gets one new row
+// version instead of two. From is a query without parameters whose rows (aliased s) name
+// the customers to move by match_id, at most one row per customer; To is the account
+// they move to; Set are assignments over the customer c and its row s, none of
+// account_id, deleted_at and updated_at; Args are the parameters ($1 …) that Set uses.
 type MoveValues struct {
 	From string
+	To   int64
 	Set  []string
 	Args []any
 }
 
-// TransferCustomersWith is TransferCustomers; for a move, values (if not nil) are
-// written into the moved customers as they move. A caller may fill in a move's
-// from_account and new_id (the source id) with the batch: a move reads each customer's
-// account as it is when it moves its related data, so the rows filled in are taken as
-// they are; a copy's from_account and new_id are always made here.
+// TransferCustomersWith is TransferCustomers; a move given values moves the customers of
+// values.From instead of the batch's and writes the values into them as it moves them.
 func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool, values *MoveValues) (int64, error) {
-	// Rows the caller filled in are neither rewritten (rewriting 100,000 rows of the
-	// temporary table took half a second) nor checked against the customers (a join
-	// of the batch with every customer, 0.1 s per 100,000 moved): with none to fill,
-	// the join's hash of the batch is empty and no customer is read.
-	fill := `b.new_id IS NULL`
-	if mode == TransferCopy {
-		fill = `(b.new_id IS NULL OR b.from_account IS DISTINCT FROM c.account_id)`
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
-			new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
-		FROM customers c WHERE c.id = b.source_id AND `+fill, mode); err != nil {
-		return 0, fmt.Errorf("transfer: prepare: %w", err)
-	}
-	var n int64
-	if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+TransferBatch+` WHERE new_id IS NOT NULL`); err != nil {
-		return 0, fmt.Errorf("transfer: prepare: %w", err)
-	}
-	var steps []sqlStep
 	if values != nil && mode != TransferMove {
 		return 0, fmt.Errorf("transfer: values apply to a move only, not to %q", mode)
 	}
+	// batch is the relation of the customers to transfer, with their source_id.
+	batch := TransferBatch
+	var n int64
+	if values == nil {
+		// Rows the caller filled in and that still hold are not rewritten (rewriting
+		// 100,000 rows of the temporary table took half a second).
+		if _, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
+				new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
+			FROM customers c WHERE c.id = b.source_id AND (b.new_id IS NULL OR b.from_account IS DISTINCT FROM c.account_id)`, mode); err != nil {
+			return 0, fmt.Errorf("transfer: prepare: %w", err)
+		}
+		if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+TransferBatch+` WHERE new_id IS NOT NULL`); err != nil {
+			return 0, fmt.Errorf("transfer: prepare: %w", err)
+		}
+	} else {
+		// The import's rows name the customers themselves: a batch of them cost a copy
+		// of every row into the temporary table and a join more in the move.
+		batch = `(SELECT match_id AS source_id FROM (` + values.From + `) v)`
+		if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+batch+` b`); err != nil {
+			return 0, fmt.Errorf("transfer: count: %w", err)
+		}
+	}
+	var steps []sqlStep
 	switch mode {
 	case TransferCopy:
 		steps = append(steps, sqlStep{rows: -1, what: "copy customers", sql: `INSERT INTO customers (id, tenant_id, account_id,
@@ -117,11 +121,11 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 		// before it moves.
 		for _, t := range relatedTables {
 			st := sqlStep{rows: -1, what: "move " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = NULL
-				FROM ` + TransferBatch + ` b JOIN customers c ON c.id = b.source_id
+				FROM ` + batch + ` b JOIN customers c ON c.id = b.source_id
 				WHERE x.customer_id = b.source_id AND x.account_id IS NOT NULL AND x.account_id = c.account_id`}
 			if !related {
 				st = sqlStep{rows: -1, what: "keep " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = c.account_id
-				FROM ` + TransferBatch + ` b JOIN customers c ON c.id = b.source_id
+				FROM ` + batch + ` b JOIN customers c ON c.id = b.source_id
 				WHERE x.customer_id = b.source_id AND x.account_id IS NULL`}
 			}
 			steps = append(steps, st)
@@ -131,12 +135,10 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
 			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`}
 		if values != nil {
-			move.sql = `UPDATE customers c
-				SET account_id = b.to_account, deleted_at = NULL, updated_at = now(), ` + strings.Join(values.Set, ", ") + `
-				FROM ` + TransferBatch + ` b JOIN (` + values.From + `) s ON s.match_id = b.source_id
-				WHERE c.id = b.source_id`
-			move.args = values.Args
-			move.rows = n
+			move = sqlStep{rows: n, what: "move customers", args: append(append([]any{}, values.Args...), values.To),
+				sql: `UPDATE customers c
+				SET account_id = $` + strconv.Itoa(len(values.Args)+1) + `, deleted_at = NULL, updated_at = now(), ` + strings.Join(values.Set, ", ") + `
+				FROM (` + values.From + `) s WHERE c.id = s.match_id`}
 		}
 		steps = append(steps, move)
 	default:

@@ -531,7 +531,7 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 	if n := counts.TransferCopy + counts.TransferMove; n > 0 {
 		var mv *store.MoveValues
 		if folded {
-			mv = &store.MoveValues{From: `SELECT * FROM ` + st + ` WHERE errs IS NULL AND xfer`, Set: values, Args: []any{p.mustReset}}
+			mv = &store.MoveValues{From: `SELECT * FROM ` + st + ` WHERE errs IS NULL AND xfer`, To: im.AccountID, Set: values, Args: []any{p.mustReset}}
 		}
 		if err := p.transferIn(ctx, tx, st, im, n, mv); err != nil {
 			return err
@@ -576,17 +576,26 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 }
 
 // transferIn copies or moves the n customers the rows found in other accounts into the
-// target account (store.TransferCustomersWith), and points the rows at them, so that
-// their values are applied next like an update's; a move given values writes them as
-// it moves.
+// target account (store.TransferCustomersWith). A move, given values, writes them as it
+// moves the customers the rows name; a copy goes through the transfer batch, and the
+// rows are pointed at the new customers, so that their values are applied next like an
+// update's.
 func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st string, im store.Import, n int64, values *store.MoveValues) error {
+	if p.transfer == "move" {
+		done, err := store.TransferCustomersWith(ctx, tx, store.TransferMove, p.related, values)
+		if err != nil {
+			return err
+		}
+		if done != n {
+			return fmt.Errorf("transfer customers: transferred %d, counted %d", done, n)
+		}
+		return nil
+	}
 	if err := store.StartTransferBatch(ctx, tx); err != nil {
 		return err
 	}
-	// A move keeps the customer's id: the recheck's match names both ends already.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account, from_account, new_id)
-		SELECT s.match_id, $1, s.src_account, CASE WHEN $2 THEN s.match_id END FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`,
-		im.AccountID, p.transfer == "move"); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account, from_account)
+		SELECT s.match_id, $1, s.src_account FROM `+st+` s WHERE s.errs IS NULL AND s.xfer`, im.AccountID); err != nil {
 		return fmt.Errorf("transfer customers: fill batch: %w", err)
 	}
 	// A temporary table has no statistics until analyzed: without them the joins of the
@@ -594,17 +603,12 @@ func (p *customersProfile) transferIn(ctx context.Context, tx *sqlx.Tx, st strin
 	if _, err := tx.ExecContext(ctx, `ANALYZE `+store.TransferBatch); err != nil {
 		return fmt.Errorf("transfer customers: analyze batch: %w", err)
 	}
-	done, err := store.TransferCustomersWith(ctx, tx, store.TransferMode(p.transfer), p.related, values)
+	done, err := store.TransferCustomersWith(ctx, tx, store.TransferCopy, p.related, nil)
 	if err != nil {
 		return err
 	}
 	if done != n {
 		return fmt.Errorf("transfer customers: transferred %d, counted %d", done, n)
-	}
-	// A moved customer keeps its id (new_id is the source id): only a copy's rows change,
-	// and a move skips the pass over the staged rows and the batch.
-	if p.transfer == "move" {
-		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE `+st+` s SET match_id = b.new_id FROM `+store.TransferBatch+` b
 		WHERE s.errs IS NULL AND s.xfer AND b.source_id = s.match_id AND b.new_id <> s.match_id`); err != nil {
