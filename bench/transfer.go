@@ -83,7 +83,8 @@ func runTransfer(ctx context.Context, adminURL string, book, moved, passwords in
 		return fmt.Errorf("transfer import: applied %+v", xfer.Applied)
 	}
 	var appts int64
-	if err := db.GetContext(ctx, &appts, `SELECT count(*) FROM appointments WHERE account_id = $1`, target.ID); err != nil {
+	if err := db.GetContext(ctx, &appts, `SELECT count(*) FROM appointments x JOIN customers c ON c.id = x.customer_id
+		WHERE COALESCE(x.account_id, c.account_id) = $1`, target.ID); err != nil {
 		return err
 	}
 	fmt.Printf("  transfer=move: preview %.2f s (%.0f rows/s), apply %.2f s (%.0f rows/s), %d appointments moved, peak RSS %.0f MiB\n",
@@ -172,8 +173,9 @@ func seedBook(ctx context.Context, db *sqlx.DB, accounts []store.Account, book, 
 		{`INSERT INTO customers (tenant_id, account_id, external_id, last_name, city)
 			SELECT $1, ($2::bigint[])[i % 10 + 1], 'K-' || i, 'Alt ' || i, 'Bonn' FROM generate_series(1, $3) i`,
 			[]any{accounts[0].TenantID, int64Array(ids), book}},
-		{`INSERT INTO appointments (customer_id, account_id, starts_at, subject)
-			SELECT c.id, c.account_id, now() + n * interval '1 day', 'Besuch ' || n
+		// As store.AddAppointment books them: in the history of the customer's account.
+		{`INSERT INTO appointments (customer_id, starts_at, subject)
+			SELECT c.id, now() + n * interval '1 day', 'Besuch ' || n
 			FROM customers c, generate_series(1, 3) n
 			WHERE c.tenant_id = $1 AND c.account_id <> $2 AND substr(c.external_id, 3)::int <= $3`,
 			[]any{accounts[0].TenantID, accounts[0].ID, (moved-1)/9*10 + (moved-1)%9 + 1}},

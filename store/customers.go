@@ -34,14 +34,14 @@ type Customer struct {
 	VisitBlocks        int64          `db:"visit_blocks" json:"visit_blocks"`
 }
 
-// The counts are of the related data in the customer's account's history: what stayed
-// behind with the source account of a move without related data is not the customer's
-// any more.
+// The counts are of the related data in the customer's account's history (unpinned, or
+// pinned to its account): what stayed behind with the source account of a move without
+// related data is not the customer's any more.
 const customerColumns = `c.id, c.account_id, c.external_id, a.name AS account, c.salutation, c.first_name, c.last_name, c.company,
 	c.street, c.zip, c.city, c.email, c.phone, c.tags, c.login_id, c.must_change_password, c.deleted_at, c.invited_at,
-	(SELECT count(*) FROM appointments x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS appointments,
-	(SELECT count(*) FROM visit_reports x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS visit_reports,
-	(SELECT count(*) FROM visit_blocks x WHERE x.customer_id = c.id AND x.account_id = c.account_id) AS visit_blocks`
+	(SELECT count(*) FROM appointments x WHERE x.customer_id = c.id AND (x.account_id IS NULL OR x.account_id = c.account_id)) AS appointments,
+	(SELECT count(*) FROM visit_reports x WHERE x.customer_id = c.id AND (x.account_id IS NULL OR x.account_id = c.account_id)) AS visit_reports,
+	(SELECT count(*) FROM visit_blocks x WHERE x.customer_id = c.id AND (x.account_id IS NULL OR x.account_id = c.account_id)) AS visit_blocks`
 
 // CustomerFilter selects customers of one account.
 type CustomerFilter struct {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,39 +55,48 @@ func TransferCustomers(ctx context.Context, tx *sqlx.Tx, mode TransferMode, rela
 	return TransferCustomersWith(ctx, tx, mode, related, nil)
 }
 
-// MoveValues are the values an import writes into the customers it moves, in the same
-// UPDATE that changes their owner, so that each moved customer gets one new row version
-// instead of two. From is a query whose rows (aliased s) name their customer by
-// match_id, at most one row per customer; Set are assignments over the customer c and
-// its row s, none of account_id, deleted_at and updated_at; Args are the statement's
-// parameters ($1 …) that Set uses.
+// MoveValues are the customers an import moves and the values it writes into them, in
+// the same UPDATE that changes their owner, so that each moved customer gets one new row
+// version instead of two. From is a query without parameters whose rows (aliased s) name
+// the customers to move by match_id, at most one row per customer; To is the account
+// they move to; Set are assignments over the customer c and its row s, none of
+// account_id, deleted_at and updated_at; Args are the parameters ($1 …) that Set uses.
 type MoveValues struct {
 	From string
+	To   int64
 	Set  []string
 	Args []any
 }
 
-// TransferCustomersWith is TransferCustomers; for a move, values (if not nil) are
-// written into the moved customers as they move. A caller may fill in a move's
-// from_account and new_id (the source id) with the batch; where they still hold, they
-// are taken as they are.
+// TransferCustomersWith is TransferCustomers; a move given values moves the customers of
+// values.From instead of the batch's and writes the values into them as it moves them.
 func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, related bool, values *MoveValues) (int64, error) {
-	// Rows the caller filled in already (a move's from_account and new_id) are not
-	// written again: rewriting 100,000 rows of the temporary table took half a second.
-	if _, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
-			new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
-		FROM customers c WHERE c.id = b.source_id
-			AND (b.new_id IS NULL OR b.from_account IS DISTINCT FROM c.account_id OR ($1 = 'move' AND b.new_id <> c.id))`, mode); err != nil {
-		return 0, fmt.Errorf("transfer: prepare: %w", err)
-	}
-	var n int64
-	if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+TransferBatch+` WHERE new_id IS NOT NULL`); err != nil {
-		return 0, fmt.Errorf("transfer: prepare: %w", err)
-	}
-	var steps []sqlStep
 	if values != nil && mode != TransferMove {
 		return 0, fmt.Errorf("transfer: values apply to a move only, not to %q", mode)
 	}
+	// batch is the relation of the customers to transfer, with their source_id.
+	batch := TransferBatch
+	var n int64
+	if values == nil {
+		// Rows the caller filled in and that still hold are not rewritten (rewriting
+		// 100,000 rows of the temporary table took half a second).
+		if _, err := tx.ExecContext(ctx, `UPDATE `+TransferBatch+` b SET from_account = c.account_id,
+				new_id = CASE WHEN $1 = 'copy' THEN nextval(pg_get_serial_sequence('customers', 'id')) ELSE c.id END
+			FROM customers c WHERE c.id = b.source_id AND (b.new_id IS NULL OR b.from_account IS DISTINCT FROM c.account_id)`, mode); err != nil {
+			return 0, fmt.Errorf("transfer: prepare: %w", err)
+		}
+		if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+TransferBatch+` WHERE new_id IS NOT NULL`); err != nil {
+			return 0, fmt.Errorf("transfer: prepare: %w", err)
+		}
+	} else {
+		// The import's rows name the customers themselves: a batch of them cost a copy
+		// of every row into the temporary table and a join more in the move.
+		batch = `(SELECT match_id AS source_id FROM (` + values.From + `) v)`
+		if err := sqlx.GetContext(ctx, tx, &n, `SELECT count(*) FROM `+batch+` b`); err != nil {
+			return 0, fmt.Errorf("transfer: count: %w", err)
+		}
+	}
+	var steps []sqlStep
 	switch mode {
 	case TransferCopy:
 		steps = append(steps, sqlStep{rows: -1, what: "copy customers", sql: `INSERT INTO customers (id, tenant_id, account_id,
@@ -96,35 +106,39 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 				c.company, c.street, c.zip, c.city, c.email, c.phone, false, c.tags, c.locale
 			FROM customers c JOIN ` + TransferBatch + ` b ON b.source_id = c.id`})
 		if related {
-			steps = append(steps,
-				sqlStep{rows: -1, what: "copy appointments", sql: `INSERT INTO appointments (customer_id, account_id, starts_at, subject)
-					SELECT b.new_id, b.to_account, x.starts_at, x.subject FROM appointments x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{rows: -1, what: "copy visit reports", sql: `INSERT INTO visit_reports (customer_id, account_id, visited_on, text)
-					SELECT b.new_id, b.to_account, x.visited_on, x.text FROM visit_reports x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`},
-				sqlStep{rows: -1, what: "copy visit blocks", sql: `INSERT INTO visit_blocks (customer_id, account_id, from_date, until_date, reason)
-					SELECT b.new_id, b.to_account, x.from_date, x.until_date, x.reason FROM visit_blocks x
-					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND x.account_id = b.from_account`})
-		}
-	case TransferMove:
-		// Each customer is rewritten once, with the row's values if there are any.
-		if related {
-			for _, t := range []string{"appointments", "visit_reports", "visit_blocks"} {
-				steps = append(steps, sqlStep{rows: -1, what: "move " + t, sql: `UPDATE ` + t + ` x SET account_id = b.to_account
-					FROM ` + TransferBatch + ` b WHERE x.customer_id = b.source_id AND x.account_id = b.from_account`})
+			// The copies are the new customer's, unpinned in the target account's history.
+			for _, t := range relatedTables {
+				steps = append(steps, sqlStep{rows: -1, what: "copy " + t.name, sql: `INSERT INTO ` + t.name + ` (customer_id, ` + t.cols + `)
+					SELECT b.new_id, ` + t.cols + ` FROM ` + t.name + ` x
+					JOIN ` + TransferBatch + ` b ON x.customer_id = b.source_id AND (x.account_id IS NULL OR x.account_id = b.from_account)`})
 			}
 		}
+	case TransferMove:
+		// The related data follow their customer (migration 0048): with them, only the rows
+		// pinned to the source account (moved away and back) are unpinned, found in the
+		// small index of pinned rows; without, the source account's history keeps the
+		// unpinned rows, pinned to it. The source account is the customer's as it is now,
+		// before it moves.
+		for _, t := range relatedTables {
+			st := sqlStep{rows: -1, what: "move " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = NULL
+				FROM ` + batch + ` b JOIN customers c ON c.id = b.source_id
+				WHERE x.customer_id = b.source_id AND x.account_id IS NOT NULL AND x.account_id = c.account_id`}
+			if !related {
+				st = sqlStep{rows: -1, what: "keep " + t.name, sql: `UPDATE ` + t.name + ` x SET account_id = c.account_id
+				FROM ` + batch + ` b JOIN customers c ON c.id = b.source_id
+				WHERE x.customer_id = b.source_id AND x.account_id IS NULL`}
+			}
+			steps = append(steps, st)
+		}
+		// Each customer is rewritten once, with the row's values if there are any.
 		move := sqlStep{rows: -1, what: "move customers", sql: `UPDATE customers c
 			SET account_id = b.to_account, deleted_at = NULL, updated_at = now()
 			FROM ` + TransferBatch + ` b WHERE c.id = b.source_id`}
 		if values != nil {
-			move.sql = `UPDATE customers c
-				SET account_id = b.to_account, deleted_at = NULL, updated_at = now(), ` + strings.Join(values.Set, ", ") + `
-				FROM ` + TransferBatch + ` b JOIN (` + values.From + `) s ON s.match_id = b.source_id
-				WHERE c.id = b.source_id`
-			move.args = values.Args
-			move.rows = n
+			move = sqlStep{rows: n, what: "move customers", args: append(append([]any{}, values.Args...), values.To),
+				sql: `UPDATE customers c
+				SET account_id = $` + strconv.Itoa(len(values.Args)+1) + `, deleted_at = NULL, updated_at = now(), ` + strings.Join(values.Set, ", ") + `
+				FROM (` + values.From + `) s WHERE c.id = s.match_id`}
 		}
 		steps = append(steps, move)
 	default:
@@ -142,6 +156,13 @@ func TransferCustomersWith(ctx context.Context, tx *sqlx.Tx, mode TransferMode, 
 		}
 	}
 	return n, nil
+}
+
+// relatedTables are the data that belong to a customer, with the columns a copy takes.
+var relatedTables = []struct{ name, cols string }{
+	{"appointments", "starts_at, subject"},
+	{"visit_reports", "visited_on, text"},
+	{"visit_blocks", "from_date, until_date, reason"},
 }
 
 // sqlStep is one statement of a multi-statement change, named for its error; rows, if
@@ -189,10 +210,17 @@ func TransferCustomer(ctx context.Context, tx *sqlx.Tx, tenantID, portalID, toAc
 }
 
 // PurgeTrash deletes the tenant's customers that have been in the trash since before
-// the cutoff. Their appointments and visit reports stay (without a customer); their
-// visit blocks go with them.
+// the cutoff. Their appointments and visit reports stay (without a customer), pinned to
+// the account whose history they are part of, in the same statement; their visit blocks
+// go with them.
 func PurgeTrash(ctx context.Context, db sqlx.ExecerContext, tenantID int64, before time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `DELETE FROM customers WHERE tenant_id = $1 AND deleted_at < $2`, tenantID, before)
+	res, err := db.ExecContext(ctx, `WITH gone AS (
+			SELECT id, account_id FROM customers WHERE tenant_id = $1 AND deleted_at < $2 FOR UPDATE),
+		appointments_kept AS (UPDATE appointments x SET account_id = g.account_id FROM gone g
+			WHERE x.customer_id = g.id AND x.account_id IS NULL),
+		reports_kept AS (UPDATE visit_reports x SET account_id = g.account_id FROM gone g
+			WHERE x.customer_id = g.id AND x.account_id IS NULL)
+		DELETE FROM customers c USING gone g WHERE c.id = g.id`, tenantID, before)
 	if err != nil {
 		return 0, fmt.Errorf("purge trash of tenant %d: %w", tenantID, err)
 	}

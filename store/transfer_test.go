@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"portalwerk/store"
 	"portalwerk/store/storetest"
@@ -170,13 +174,19 @@ func TestPurgeTrashKeepsAppointments(t *testing.T) {
 // refusedFK runs sql in a savepoint and expects a foreign key violation (23503).
 func (b *testBundle) refusedFK(t *testing.T, what, sql string, args ...any) {
 	t.Helper()
+	b.refused(t, "23503", what, sql, args...)
+}
+
+// refused runs sql in a savepoint and expects the error of SQLSTATE code.
+func (b *testBundle) refused(t *testing.T, code, what, sql string, args ...any) {
+	t.Helper()
 	if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT refused`); err != nil {
 		t.Fatal(err)
 	}
 	_, err := b.tx.ExecContext(b.ctx, sql, args...)
 	var pqErr interface{ SQLState() string }
-	if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
-		t.Errorf("%s: got %v, want a foreign key violation (23503)", what, err)
+	if !errors.As(err, &pqErr) || pqErr.SQLState() != code {
+		t.Errorf("%s: got %v, want SQLSTATE %s", what, err, code)
 	}
 	if _, err := b.tx.ExecContext(b.ctx, `ROLLBACK TO SAVEPOINT refused`); err != nil {
 		t.Fatal(err)
@@ -237,5 +247,207 @@ func TestCustomerAccountChecked(t *testing.T) {
 	// No customer names the account any more: it may go.
 	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM accounts WHERE id = $1`, b.acc.ID); err != nil {
 		t.Errorf("delete the emptied account: %v", err)
+	}
+}
+
+// pinned is how many of the customer's related rows (appointments, visit reports, visit
+// blocks) are pinned to an account's history, and to which accounts.
+func (b *testBundle) pinned(t *testing.T, customerID int64) map[int64]int {
+	t.Helper()
+	var rows []struct {
+		Account int64 `db:"account_id"`
+		N       int   `db:"n"`
+	}
+	if err := b.tx.SelectContext(b.ctx, &rows, `SELECT account_id, count(*) AS n FROM (
+			SELECT account_id FROM appointments WHERE customer_id = $1
+			UNION ALL SELECT account_id FROM visit_reports WHERE customer_id = $1
+			UNION ALL SELECT account_id FROM visit_blocks WHERE customer_id = $1) x
+		WHERE account_id IS NOT NULL GROUP BY account_id`, customerID); err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]int{}
+	for _, r := range rows {
+		out[r.Account] = r.N
+	}
+	return out
+}
+
+// Related data follow their customer (migration 0048): they are stored unpinned, a move
+// with them writes none, a move without pins them to the source account's history, and
+// a customer moved away and back finds its old history again and takes it along on the
+// next move with related data.
+func TestRelatedDataFollowTheirCustomer(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	c := b.customer(t, b.acc, "K-1", "")
+	if p := b.pinned(t, c.PortalID); len(p) != 0 {
+		t.Fatalf("new related data pinned: %v", p)
+	}
+	if _, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, c.PortalID, maier.ID, store.TransferMove, true); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.pinned(t, c.PortalID); len(p) != 0 {
+		t.Errorf("a move with related data pinned %v", p)
+	}
+
+	// Away without related data: huber keeps the history, pinned.
+	k2 := b.customer(t, b.acc, "K-2", "")
+	if _, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, k2.PortalID, maier.ID, store.TransferMove, false); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.pinned(t, k2.PortalID); len(p) != 1 || p[b.acc.ID] != 3 {
+		t.Fatalf("after the move without related data: pinned %v, want 3 rows to huber", p)
+	}
+	atMaier := b.getCustomer(t, k2.PortalID)
+	if _, err := store.AddAppointment(b.ctx, b.tx, atMaier, time.Date(2026, 12, 9, 9, 0, 0, 0, time.UTC), "bei Maier"); err != nil {
+		t.Fatal(err)
+	}
+	if got := related(b.getCustomer(t, k2.PortalID)); got != [3]int64{1, 0, 0} {
+		t.Errorf("at maier: related %v, want only maier's appointment", got)
+	}
+	// And back with related data: maier's appointment follows, huber's pinned history is
+	// the customer's again.
+	back, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, k2.PortalID, b.acc.ID, store.TransferMove, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if related(back) != [3]int64{2, 1, 1} {
+		t.Errorf("back at huber: related %v, want 2, 1, 1", related(back))
+	}
+	list, err := store.Appointments(b.ctx, b.tx, back)
+	if err != nil || len(list) != 2 {
+		t.Errorf("back at huber: appointments %v %v", list, err)
+	}
+	// The next move with related data takes all of it along, unpinned.
+	again, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, k2.PortalID, maier.ID, store.TransferMove, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if related(again) != [3]int64{2, 1, 1} {
+		t.Errorf("at maier again: related %v, want 2, 1, 1", related(again))
+	}
+	if p := b.pinned(t, k2.PortalID); len(p) != 0 {
+		t.Errorf("at maier again: pinned %v, want none", p)
+	}
+	// A copy takes the customer's history (pinned to its account or not), and the copies
+	// are unpinned.
+	cp, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, k2.PortalID, b.acc.ID, store.TransferCopy, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if related(cp) != [3]int64{2, 1, 1} || len(b.pinned(t, cp.PortalID)) != 0 {
+		t.Errorf("copy: related %v, pinned %v", related(cp), b.pinned(t, cp.PortalID))
+	}
+}
+
+// The purge pins the appointments and visit reports it keeps to the account of their
+// customer; rows pinned to another account's history stay there.
+func TestPurgeTrashPinsWhatItKeeps(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	c := b.customer(t, maier, "K-1", "")
+	if _, err := store.TransferCustomer(b.ctx, b.tx, b.acc.TenantID, c.PortalID, b.acc.ID, store.TransferMove, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddAppointment(b.ctx, b.tx, b.getCustomer(t, c.PortalID), time.Date(2026, 12, 9, 9, 0, 0, 0, time.UTC), "bei Huber"); err != nil {
+		t.Fatal(err)
+	}
+	b.tx.MustExecContext(b.ctx, `UPDATE customers SET deleted_at = now() - interval '15 days' WHERE id = $1`, c.PortalID)
+	if n, err := store.PurgeTrash(b.ctx, b.tx, b.acc.TenantID, time.Now().Add(-14*24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purged %d: %v, want 1", n, err)
+	}
+	var rows []struct {
+		Subject string `db:"subject"`
+		Account int64  `db:"account_id"`
+	}
+	if err := b.tx.SelectContext(b.ctx, &rows, `SELECT subject, account_id FROM appointments
+		WHERE customer_id IS NULL AND account_id IN ($1, $2) ORDER BY account_id = $1 DESC`, b.acc.ID, maier.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Subject != "bei Huber" || rows[0].Account != b.acc.ID || rows[1].Subject != "Wartung" || rows[1].Account != maier.ID {
+		t.Errorf("kept appointments %+v, want huber's and maier's", rows)
+	}
+	var reports int
+	b.tx.GetContext(b.ctx, &reports, `SELECT count(*) FROM visit_reports WHERE customer_id IS NULL AND account_id = $1`, maier.ID)
+	if reports != 1 {
+		t.Errorf("%d visit reports kept in maier's history, want 1", reports)
+	}
+}
+
+// A related row always has an owner: its customer or its pinned account. Deleting a
+// customer other than by the purge, which pins first, is refused while unpinned rows
+// would lose their owner.
+func TestRelatedDataKeepAnOwner(t *testing.T) {
+	b := setup(t)
+	c := b.customer(t, b.acc, "K-1", "")
+	b.refused(t, "23514", "appointment without owner", `INSERT INTO appointments (starts_at) VALUES (now())`)
+	b.refused(t, "23514", "visit report without owner", `INSERT INTO visit_reports (visited_on) VALUES (now())`)
+	b.refused(t, "23514", "unpin an orphan", `UPDATE appointments SET customer_id = NULL, account_id = NULL WHERE customer_id = $1`, c.PortalID)
+	b.refused(t, "23514", "delete the customer", `DELETE FROM customers WHERE id = $1`, c.PortalID)
+}
+
+// A move takes the customer's account as it is when it moves, not as the caller filled
+// it in with the batch (the import fills it from its recheck; another transfer may have
+// moved the customer since): what stays behind stays with the account it was in.
+func TestMoveReadsTheCustomersAccountAsItIs(t *testing.T) {
+	b := setup(t)
+	maier := storetest.Account(t, b.tx, b.acc.Tenant, "maier", "")
+	stale := storetest.Account(t, b.tx, b.acc.Tenant, "schulz", "")
+	c := b.customer(t, b.acc, "K-1", "")
+	if err := store.StartTransferBatch(b.ctx, b.tx); err != nil {
+		t.Fatal(err)
+	}
+	b.tx.MustExecContext(b.ctx, `INSERT INTO `+store.TransferBatch+` (source_id, to_account, from_account, new_id) VALUES ($1, $2, $3, $1)`,
+		c.PortalID, maier.ID, stale.ID)
+	if n, err := store.TransferCustomers(b.ctx, b.tx, store.TransferMove, false); err != nil || n != 1 {
+		t.Fatalf("moved %d: %v", n, err)
+	}
+	if p := b.pinned(t, c.PortalID); len(p) != 1 || p[b.acc.ID] != 3 {
+		t.Errorf("pinned %v, want 3 rows to huber", p)
+	}
+	if got := b.getCustomer(t, c.PortalID); got.Account != "maier" || related(got) != [3]int64{} {
+		t.Errorf("moved %+v", got)
+	}
+}
+
+// Migration 0048 unpins the related rows that name their customer's own account and
+// keeps the others (left behind by a move without related data, or without customer
+// after a purge) pinned.
+func TestMigrationUnpinsTheCustomersOwnHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := freshDatabase(t)
+	later := []string{"0048_related_follow_customer", "0049_customers_account_check", "0050_customers_external_id_index"}
+	db.MustExecContext(ctx, `CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+	db.MustExecContext(ctx, `INSERT INTO schema_migrations (version) SELECT unnest($1::text[])`, pq.Array(later))
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	huber := storetest.Account(t, db, "", "huber", "")
+	maier := storetest.Account(t, db, huber.Tenant, "maier", "")
+	var c int64
+	if err := db.GetContext(ctx, &c, `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, 'K-1') RETURNING id`, huber.TenantID, maier.ID); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExecContext(ctx, `INSERT INTO appointments (customer_id, account_id, starts_at, subject) VALUES
+		($1, $2, now(), 'bei Maier'), ($1, $3, now(), 'bei Huber geblieben'), (NULL, $3, now(), 'gelöschter Kunde')`, c, maier.ID, huber.ID)
+	db.MustExecContext(ctx, `DELETE FROM schema_migrations WHERE version = ANY($1)`, pq.Array(later))
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Subject string        `db:"subject"`
+		Account sql.NullInt64 `db:"account_id"`
+	}
+	if err := db.SelectContext(ctx, &rows, `SELECT subject, account_id FROM appointments ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	want := []sql.NullInt64{{}, {Int64: huber.ID, Valid: true}, {Int64: huber.ID, Valid: true}}
+	if len(rows) != 3 || rows[0].Account != want[0] || rows[1].Account != want[1] || rows[2].Account != want[2] {
+		t.Errorf("after the migration: %+v, want maier's own unpinned, the others pinned to huber", rows)
+	}
+	got, err := store.GetCustomer(ctx, db, huber.TenantID, c)
+	if err != nil || got.Appointments != 1 {
+		t.Errorf("K-1 after the migration: %d appointments, %v; want its own one", got.Appointments, err)
 	}
 }

@@ -446,3 +446,25 @@ func TestCustomersCreateByEmailKeyExists(t *testing.T) {
 	wantCounts(t, "apply", im.Counts, store.Counts{Rows: 2, Create: 1, Errors: 1})
 	wantErrors(t, f.errors(im.ID), []errKey{{2, "E-Mail", "da@x.de", "key_exists"}})
 }
+
+// The apply matches the rows again: a row whose customer was deleted after the preview
+// has lost its match and creates a new customer.
+func TestCustomersApplyRematches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	gone := f.addCustomer(f.acct, map[string]any{"external_id": "K-1", "first_name": "Max"})
+	f.addCustomer(f.acct, map[string]any{"external_id": "K-2", "first_name": "Eva"})
+	im := f.preview("customers", "u.csv", csvUTF8("external_id;first_name", "K-1;Moritz", "K-2;Erika", "K-3;Neu"), map[string]string{"mode": "update"})
+	wantCounts(t, "preview", im.Counts, store.Counts{Rows: 3, Create: 1, Update: 2})
+	if _, err := f.db.ExecContext(f.ctx, `DELETE FROM customers WHERE id = $1`, gone); err != nil {
+		t.Fatal(err)
+	}
+	im = f.apply(im.ID, false)
+	wantCounts(t, "apply", im.Counts, store.Counts{Rows: 3, Create: 2, Update: 1})
+	if c := f.byExt(f.acct, "K-1"); c.ID == gone || str(c.FirstName) != "Moritz" {
+		t.Errorf("K-1 after its customer was deleted: %+v", c)
+	}
+	if c := f.byExt(f.acct, "K-2"); str(c.FirstName) != "Erika" {
+		t.Errorf("K-2: %+v", c)
+	}
+}
