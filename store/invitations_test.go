@@ -315,3 +315,74 @@ func TestInvitationSelectionInSlices(t *testing.T) {
 		}
 	}
 }
+
+// The references of a meter request's rows are checked per statement (migration 0053)
+// as strictly as the foreign keys they replace: a row naming no tenant, contract,
+// contact, identity or customer is refused, also on an update that sets it; a tenant
+// they name cannot be deleted; deleting a contract, a contact or a customer (with its
+// contacts and contracts) deletes the rows naming them.
+func TestMeterRequestReferencesChecked(t *testing.T) {
+	b := setup(t)
+	var customer, contract, contact, identity int64
+	for _, q := range []struct {
+		dst *int64
+		sql string
+	}{
+		{&customer, `INSERT INTO customers (tenant_id, account_id, external_id) VALUES ($1, $2, 'K-1') RETURNING id`},
+		{&contract, `INSERT INTO contracts (tenant_id, customer_id, number, reporting, "interval")
+			SELECT $1, id, 'V-1', 'portal', 'monthly' FROM customers WHERE account_id = $2 RETURNING id`},
+		{&contact, `INSERT INTO contacts (tenant_id, customer_id, name, email)
+			SELECT $1, id, 'Anna Berg', 'anna@example.org' FROM customers WHERE account_id = $2 RETURNING id`},
+		{&identity, `INSERT INTO portal_identities (tenant_id, email) SELECT $1, 'anna@example.org' WHERE $2::bigint IS NOT NULL RETURNING id`},
+	} {
+		if err := b.tx.GetContext(b.ctx, q.dst, q.sql, b.acc.TenantID, b.acc.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const none = -1
+	ready := `INSERT INTO portal_ready_results (batch, tenant_id, contract_id, period) VALUES ('b1', $1, $2, '2026-11')`
+	requested := `INSERT INTO meter_request_contracts (contract_id, period, tenant_id, batch) VALUES ($1, '2026-11', $2, 'b1')`
+	recipient := `INSERT INTO meter_request_recipients (tenant_id, contact_id, period, batch, identity_id, customer_id, email, period_start, period_end)
+		VALUES ($1, $2, '2026-11', 'b1', $3, $4, 'anna@example.org', '2026-11-01', '2026-11-30')`
+	b.refusedFK(t, "ready result without tenant", ready, none, contract)
+	b.refusedFK(t, "ready result without contract", ready, b.acc.TenantID, none)
+	b.refusedFK(t, "requested contract without contract", requested, none, b.acc.TenantID)
+	b.refusedFK(t, "requested contract without tenant", requested, contract, none)
+	b.refusedFK(t, "recipient without tenant", recipient, none, contact, identity, customer)
+	b.refusedFK(t, "recipient without contact", recipient, b.acc.TenantID, none, identity, customer)
+	b.refusedFK(t, "recipient without identity", recipient, b.acc.TenantID, contact, none, customer)
+	b.refusedFK(t, "recipient without customer", recipient, b.acc.TenantID, contact, identity, none)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{{ready, []any{b.acc.TenantID, contract}}, {requested, []any{contract, b.acc.TenantID}},
+		{recipient, []any{b.acc.TenantID, contact, identity, customer}}} {
+		if _, err := b.tx.ExecContext(b.ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	b.refusedFK(t, "recipient moved to no contact", `UPDATE meter_request_recipients SET contact_id = $1`, none)
+	b.refusedFK(t, "ready result moved to no contract", `UPDATE portal_ready_results SET contract_id = $1`, none)
+	b.refusedFK(t, "delete the tenant", `DELETE FROM tenants WHERE id = $1`, b.acc.TenantID)
+
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := b.tx.GetContext(b.ctx, &n, `SELECT count(*) FROM `+table+` WHERE tenant_id = $1`, b.acc.TenantID); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM contacts WHERE id = $1`, contact); err != nil {
+		t.Fatalf("delete the contact: %v", err)
+	}
+	if n := count("meter_request_recipients"); n != 0 {
+		t.Errorf("after deleting the contact: %d of its meter-request recipients left", n)
+	}
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM customers WHERE id = $1`, customer); err != nil {
+		t.Fatalf("delete the customer: %v", err)
+	}
+	if r, c := count("portal_ready_results"), count("meter_request_contracts"); r != 0 || c != 0 {
+		t.Errorf("after deleting the customer (and its contract): %d ready results, %d requested contracts left", r, c)
+	}
+}
