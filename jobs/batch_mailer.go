@@ -253,18 +253,20 @@ func (m *batchMailer[R]) sender(ctx context.Context) error {
 		if err == nil {
 			results, err = conn.Send(ctx, cur.msgs)
 		}
-		ahead := <-aheadc
 		var outs []mailOutcome
 		if err == nil {
 			outs = m.outcomes(ctx, cur, results)
 		} else {
 			outs = make([]mailOutcome, len(cur.recs)) // nothing of it was sent
 		}
-		if err != nil || ahead.err != nil || ctx.Err() != nil || len(ahead.recs) == 0 {
+		ahead, marked, merr := m.awaitAhead(dbctx, aheadc, cur, outs)
+		if err != nil || merr != nil || ahead.err != nil || ctx.Err() != nil || len(ahead.recs) == 0 {
 			// The last chunk, or the sender stops: mark this one, hand the one claimed
 			// ahead back unsent. No claim follows to flush these marks: one lost in a
 			// crash of PostgreSQL leaves its rows claimed, never mailed again.
-			merr := m.markAlone(dbctx, cur.recs, outs)
+			if !marked {
+				merr = m.markAlone(dbctx, cur.recs, outs)
+			}
 			if len(ahead.recs) > 0 {
 				merr = errors.Join(merr, m.markAlone(dbctx, ahead.recs, make([]mailOutcome, len(ahead.recs))))
 			}
@@ -273,8 +275,36 @@ func (m *batchMailer[R]) sender(ctx context.Context) error {
 			}
 			return errors.Join(err, ahead.err, merr)
 		}
-		go func(done chunk[R], outs []mailOutcome) { aheadc <- m.markAndClaim(dbctx, done.recs, outs, size) }(cur, outs)
+		done := cur.recs
+		if marked {
+			done, outs = nil, nil
+		}
+		go func() { aheadc <- m.markAndClaim(dbctx, done, outs, size) }()
 		cur = ahead
+	}
+}
+
+// markEarlyAfter is how long a sender waits for the chunk claimed ahead before it marks
+// the chunk it has sent on its own: with a growing selection that claim may wait for the
+// next slice, and a sent chunk left claimed meanwhile would be failed as uncertain by a
+// kill (and mailed again by a later batch) for as long as the wait lasts.
+const markEarlyAfter = 50 * time.Millisecond
+
+// awaitAhead returns the chunk claimed ahead. While the selection grows (More) and that
+// claim takes longer than markEarlyAfter, the sent chunk cur is marked first (marked);
+// merr is that mark's error.
+func (m *batchMailer[R]) awaitAhead(ctx context.Context, aheadc <-chan chunk[R], cur chunk[R], outs []mailOutcome) (ahead chunk[R], marked bool, merr error) {
+	if m.More == nil {
+		return <-aheadc, false, nil
+	}
+	t := time.NewTimer(markEarlyAfter)
+	defer t.Stop()
+	select {
+	case ahead = <-aheadc:
+		return ahead, false, nil
+	case <-t.C:
+		merr = m.markAlone(ctx, cur.recs, outs)
+		return <-aheadc, true, merr
 	}
 }
 

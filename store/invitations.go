@@ -31,14 +31,16 @@ type InvitationSelection struct {
 func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel InvitationSelection, limit int) (done bool, err error) {
 	err = InTx(ctx, db, func(tx *sqlx.Tx) error {
 		// The run's row lock serialises the slices of concurrent attempts; the last
-		// recorded customer is where this slice starts (slices commit in id order).
+		// recorded customer is where this slice starts (slices commit in id order). NO KEY
+		// UPDATE: the claims' login tokens lock the run FOR KEY SHARE (migration 0052),
+		// and FOR UPDATE would hold every claim until the slice commits.
 		var state struct {
 			Total *int64 `db:"progress_total"`
 			After int64  `db:"after"`
 		}
 		if err := tx.GetContext(ctx, &state, `SELECT progress_total,
 				COALESCE((SELECT max(customer_id) FROM invitation_recipients WHERE run_id = $1), 0) AS after
-			FROM job_runs WHERE id = $1 FOR UPDATE`, run.ID); err != nil {
+			FROM job_runs WHERE id = $1 FOR NO KEY UPDATE`, run.ID); err != nil {
 			return fmt.Errorf("lock run %s: %w", run.ID, err)
 		}
 		if done = state.Total != nil; done {
@@ -116,14 +118,15 @@ func SelectInvitationRecipients(ctx context.Context, db *sqlx.DB, run Run, sel I
 }
 
 // completeInvitationSelection ends a batch's selection in the transaction of its last
-// slice: every identity of the batch is linked to the tenant's other live customers
-// carrying its address (one pass over the customers, for the whole batch), the given
+// slice: every identity of the batch (of recipients pending or mailed already: the
+// first slices go out while the last is selected) is linked to the tenant's other live
+// customers carrying its address (one pass over the customers, for the whole batch), the given
 // keys that match no live customer are counted, and the total is recorded.
 func completeInvitationSelection(ctx context.Context, tx *sqlx.Tx, run Run, sel InvitationSelection) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO portal_identity_customers (identity_id, customer_id)
 		SELECT DISTINCT r.identity_id, c.id FROM invitation_recipients r
 		JOIN customers c ON c.tenant_id = r.tenant_id AND lower(trim(c.email)) = r.email AND c.deleted_at IS NULL
-		WHERE r.run_id = $1 AND r.status = 'pending' AND c.id <> r.customer_id
+		WHERE r.run_id = $1 AND r.identity_id IS NOT NULL AND c.id <> r.customer_id
 		ON CONFLICT DO NOTHING`, run.ID); err != nil {
 		return fmt.Errorf("identities of run %s: %w", run.ID, err)
 	}

@@ -141,9 +141,11 @@ func StartRun(ctx context.Context, db sqlx.QueryerContext, id string) (Run, erro
 	return r, nil
 }
 
-// SetRunProgress records a running run's figures so far; total nil = not known yet.
+// SetRunProgress records a running run's figures so far; total nil = not known yet. The
+// figures are merged into the run's counts: a count the job records on its own (an
+// invitation batch's not_found, written while its mails go out) is kept.
 func SetRunProgress(ctx context.Context, db sqlx.ExecerContext, id string, c RunCounts, done int64, total *int64) error {
-	return updateRun(ctx, db, id, "progress", `counts = $2, progress_done = $3, progress_total = COALESCE($4, progress_total)`,
+	return updateRun(ctx, db, id, "progress", `counts = counts || $2, progress_done = $3, progress_total = COALESCE($4, progress_total)`,
 		`status = 'running'`, c, done, total)
 }
 

@@ -11,10 +11,14 @@
 -- once per statement: the distinct tenants and runs one by one, the customers and
 -- identities in one query each; it locks them FOR KEY SHARE as the foreign keys did, so
 -- none can be deleted under a transaction still writing rows for it. An UPDATE that sets
--- any of the four columns is checked row by row (no statement of the batches does).
+-- any of the four columns is checked row by row (only the selection's fix-up of a
+-- recipient whose customer changed between two statements sets identity_id: rare).
 -- Deleting a tenant still named here, or an identity a recipient names, is refused;
 -- deleting a job run deletes its recipients and unlinks its tokens; deleting customers or
 -- identities deletes their tokens (and a customer's recipients) in one statement.
+-- Unlike a foreign key, nothing guards a change of a parent's id or a TRUNCATE of a
+-- parent table (neither happens here), and the checks rely on READ COMMITTED (see
+-- README, "References of bulk-written rows").
 ALTER TABLE invitation_recipients DROP CONSTRAINT invitation_recipients_tenant_id_fkey,
     DROP CONSTRAINT invitation_recipients_run_id_fkey,
     DROP CONSTRAINT invitation_recipients_customer_id_fkey,
