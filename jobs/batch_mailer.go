@@ -287,8 +287,11 @@ func (m *batchMailer[R]) sender(ctx context.Context) error {
 // markEarlyAfter is how long a sender waits for the chunk claimed ahead before it marks
 // the chunk it has sent on its own: with a growing selection that claim may wait for the
 // next slice, and a sent chunk left claimed meanwhile would be failed as uncertain by a
-// kill (and mailed again by a later batch) for as long as the wait lasts.
-const markEarlyAfter = 50 * time.Millisecond
+// kill (and mailed again by a later batch) for as long as the wait lasts. Well above a
+// claim's time: at 50 ms it also fired on claims merely slowed by the selection beside
+// them and doubled PostgreSQL's time per mail with one connection (0.35 against 0.15 s
+// per 1,000 mails, go run ./bench -invite -rounds 3).
+const markEarlyAfter = time.Second
 
 // awaitAhead returns the chunk claimed ahead. While the selection grows (More) and that
 // claim takes longer than markEarlyAfter, the sent chunk cur is marked first (marked);
