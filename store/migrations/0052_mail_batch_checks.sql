@@ -72,25 +72,23 @@ BEGIN
 END
 $$;
 
--- The row-level check of an UPDATE that sets any of the four columns.
-CREATE FUNCTION mail_batch_ref_check() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The row-level check of an UPDATE that sets a checked column, for the (column, parent
+-- table) pairs its trigger names as arguments (a rare path: dynamic SQL is fine here).
+CREATE FUNCTION ref_check_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    i int;
+    val text;
+    n int;
 BEGIN
-    PERFORM 1 FROM tenants t WHERE t.id = NEW.tenant_id FOR KEY SHARE OF t;
-    IF NOT FOUND THEN
-        PERFORM missing_ref(TG_TABLE_NAME, 'tenant_id', 'tenants', NEW.tenant_id::text);
-    END IF;
-    PERFORM 1 FROM job_runs r WHERE r.id = NEW.run_id FOR KEY SHARE OF r;
-    IF NOT FOUND AND NEW.run_id IS NOT NULL THEN
-        PERFORM missing_ref(TG_TABLE_NAME, 'run_id', 'job_runs', NEW.run_id::text);
-    END IF;
-    PERFORM 1 FROM customers c WHERE c.id = NEW.customer_id FOR KEY SHARE OF c;
-    IF NOT FOUND THEN
-        PERFORM missing_ref(TG_TABLE_NAME, 'customer_id', 'customers', NEW.customer_id::text);
-    END IF;
-    PERFORM 1 FROM portal_identities i WHERE i.id = NEW.identity_id FOR KEY SHARE OF i;
-    IF NOT FOUND AND NEW.identity_id IS NOT NULL THEN
-        PERFORM missing_ref(TG_TABLE_NAME, 'identity_id', 'portal_identities', NEW.identity_id::text);
-    END IF;
+    FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
+        EXECUTE format('SELECT ($1).%I::text', TG_ARGV[2 * i]) INTO val USING NEW;
+        CONTINUE WHEN val IS NULL;
+        EXECUTE format('SELECT 1 FROM %I p WHERE p.id = ($1).%I FOR KEY SHARE OF p', TG_ARGV[2 * i + 1], TG_ARGV[2 * i]) USING NEW;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 0 THEN
+            PERFORM missing_ref(TG_TABLE_NAME, TG_ARGV[2 * i], TG_ARGV[2 * i + 1], val);
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -98,11 +96,13 @@ $$;
 CREATE TRIGGER invitation_recipients_refs_insert AFTER INSERT ON invitation_recipients REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION mail_batch_refs_check();
 CREATE TRIGGER invitation_recipients_refs_update AFTER UPDATE OF tenant_id, run_id, customer_id, identity_id ON invitation_recipients
-    FOR EACH ROW EXECUTE FUNCTION mail_batch_ref_check();
+    FOR EACH ROW EXECUTE FUNCTION ref_check_row('tenant_id', 'tenants', 'run_id', 'job_runs', 'customer_id', 'customers',
+        'identity_id', 'portal_identities');
 CREATE TRIGGER login_tokens_refs_insert AFTER INSERT ON login_tokens REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION mail_batch_refs_check();
 CREATE TRIGGER login_tokens_refs_update AFTER UPDATE OF tenant_id, run_id, customer_id, identity_id ON login_tokens
-    FOR EACH ROW EXECUTE FUNCTION mail_batch_ref_check();
+    FOR EACH ROW EXECUTE FUNCTION ref_check_row('tenant_id', 'tenants', 'run_id', 'job_runs', 'customer_id', 'customers',
+        'identity_id', 'portal_identities');
 
 -- What deleting a parent does to the rows that name it, one trigger per parent table.
 CREATE FUNCTION mail_batch_parent_delete() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -6,7 +6,7 @@
 -- as many customers no longer pay them. A statement-level trigger checks the same once
 -- per statement (the tenant once, the contracts, contacts, identities and customers in
 -- one query each) and locks them FOR KEY SHARE as the foreign keys did; an UPDATE that
--- sets one of these columns is checked row by row (none of ours does). Deleting a tenant
+-- sets one of these columns is checked row by row (0052's ref_check_row; none of ours does). Deleting a tenant
 -- still named is refused; deleting contracts, contacts, customers or identities deletes
 -- the rows naming them in one statement, as the foreign keys' ON DELETE CASCADE did.
 ALTER TABLE portal_ready_results DROP CONSTRAINT portal_ready_results_tenant_id_fkey,
@@ -18,88 +18,43 @@ ALTER TABLE meter_request_recipients DROP CONSTRAINT meter_request_recipients_te
     DROP CONSTRAINT meter_request_recipients_identity_id_fkey,
     DROP CONSTRAINT meter_request_recipients_customer_id_fkey;
 
-CREATE FUNCTION meter_refs_check() RETURNS trigger LANGUAGE plpgsql AS $$
+-- refs_check checks what 0052's mail_batch_refs_check checks, for the (column, parent
+-- table) pairs its trigger names as arguments: each parent a statement's rows name is
+-- locked FOR KEY SHARE, then a row naming a missing one is refused. Dynamic SQL is
+-- planned per statement: right for rows written once per run, not for the claims'
+-- login tokens, which is why 0052 keeps its own static function.
+CREATE FUNCTION refs_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    tenant bigint;
-    missing bigint;
+    i int;
+    missing text;
 BEGIN
-    FOR tenant IN SELECT DISTINCT tenant_id FROM new_rows LOOP
-        PERFORM 1 FROM tenants t WHERE t.id = tenant FOR KEY SHARE OF t;
-        IF NOT FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'tenant_id', 'tenants', tenant::text);
+    FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
+        EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %I p WHERE p.id IN (SELECT %I FROM new_rows) FOR KEY SHARE OF p) l',
+            TG_ARGV[2 * i + 1], TG_ARGV[2 * i]);
+        EXECUTE format('SELECT n.%1$I::text FROM new_rows n WHERE n.%1$I IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1',
+            TG_ARGV[2 * i], TG_ARGV[2 * i + 1]) INTO missing;
+        IF missing IS NOT NULL THEN
+            PERFORM missing_ref(TG_TABLE_NAME, TG_ARGV[2 * i], TG_ARGV[2 * i + 1], missing);
         END IF;
     END LOOP;
-    -- Each parent is locked first: one deleted since the rows were written is then
-    -- missing below, and none can be deleted until this transaction ends.
-    IF TG_TABLE_NAME = 'meter_request_recipients' THEN
-        PERFORM 1 FROM contacts p WHERE p.id IN (SELECT contact_id FROM new_rows) FOR KEY SHARE OF p;
-        SELECT n.contact_id INTO missing FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM contacts p WHERE p.id = n.contact_id) LIMIT 1;
-        IF FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'contact_id', 'contacts', missing::text);
-        END IF;
-        PERFORM 1 FROM portal_identities i WHERE i.id IN (SELECT identity_id FROM new_rows) FOR KEY SHARE OF i;
-        SELECT n.identity_id INTO missing FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM portal_identities i WHERE i.id = n.identity_id) LIMIT 1;
-        IF FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'identity_id', 'portal_identities', missing::text);
-        END IF;
-        PERFORM 1 FROM customers c WHERE c.id IN (SELECT customer_id FROM new_rows) FOR KEY SHARE OF c;
-        SELECT n.customer_id INTO missing FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = n.customer_id) LIMIT 1;
-        IF FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'customer_id', 'customers', missing::text);
-        END IF;
-    ELSE
-        PERFORM 1 FROM contracts ct WHERE ct.id IN (SELECT contract_id FROM new_rows) FOR KEY SHARE OF ct;
-        SELECT n.contract_id INTO missing FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM contracts ct WHERE ct.id = n.contract_id) LIMIT 1;
-        IF FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'contract_id', 'contracts', missing::text);
-        END IF;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
--- The row-level check of an UPDATE that sets a checked column: the same over one row.
-CREATE FUNCTION meter_ref_check() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM 1 FROM tenants t WHERE t.id = NEW.tenant_id FOR KEY SHARE OF t;
-    IF NOT FOUND THEN
-        PERFORM missing_ref(TG_TABLE_NAME, 'tenant_id', 'tenants', NEW.tenant_id::text);
-    END IF;
-    IF TG_TABLE_NAME = 'meter_request_recipients' THEN
-        PERFORM 1 FROM contacts p WHERE p.id = NEW.contact_id FOR KEY SHARE OF p;
-        IF NOT FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'contact_id', 'contacts', NEW.contact_id::text);
-        END IF;
-        PERFORM 1 FROM portal_identities i WHERE i.id = NEW.identity_id FOR KEY SHARE OF i;
-        IF NOT FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'identity_id', 'portal_identities', NEW.identity_id::text);
-        END IF;
-        PERFORM 1 FROM customers c WHERE c.id = NEW.customer_id FOR KEY SHARE OF c;
-        IF NOT FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'customer_id', 'customers', NEW.customer_id::text);
-        END IF;
-    ELSE
-        PERFORM 1 FROM contracts ct WHERE ct.id = NEW.contract_id FOR KEY SHARE OF ct;
-        IF NOT FOUND THEN
-            PERFORM missing_ref(TG_TABLE_NAME, 'contract_id', 'contracts', NEW.contract_id::text);
-        END IF;
-    END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER portal_ready_results_refs_insert AFTER INSERT ON portal_ready_results REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION meter_refs_check();
+    FOR EACH STATEMENT EXECUTE FUNCTION refs_check('tenant_id', 'tenants', 'contract_id', 'contracts');
 CREATE TRIGGER portal_ready_results_refs_update AFTER UPDATE OF tenant_id, contract_id ON portal_ready_results
-    FOR EACH ROW EXECUTE FUNCTION meter_ref_check();
+    FOR EACH ROW EXECUTE FUNCTION ref_check_row('tenant_id', 'tenants', 'contract_id', 'contracts');
 CREATE TRIGGER meter_request_contracts_refs_insert AFTER INSERT ON meter_request_contracts REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION meter_refs_check();
+    FOR EACH STATEMENT EXECUTE FUNCTION refs_check('tenant_id', 'tenants', 'contract_id', 'contracts');
 CREATE TRIGGER meter_request_contracts_refs_update AFTER UPDATE OF tenant_id, contract_id ON meter_request_contracts
-    FOR EACH ROW EXECUTE FUNCTION meter_ref_check();
+    FOR EACH ROW EXECUTE FUNCTION ref_check_row('tenant_id', 'tenants', 'contract_id', 'contracts');
 CREATE TRIGGER meter_request_recipients_refs_insert AFTER INSERT ON meter_request_recipients REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION meter_refs_check();
+    FOR EACH STATEMENT EXECUTE FUNCTION refs_check('tenant_id', 'tenants', 'contact_id', 'contacts',
+        'identity_id', 'portal_identities', 'customer_id', 'customers');
 CREATE TRIGGER meter_request_recipients_refs_update AFTER UPDATE OF tenant_id, contact_id, identity_id, customer_id ON meter_request_recipients
-    FOR EACH ROW EXECUTE FUNCTION meter_ref_check();
+    FOR EACH ROW EXECUTE FUNCTION ref_check_row('tenant_id', 'tenants', 'contact_id', 'contacts',
+        'identity_id', 'portal_identities', 'customer_id', 'customers');
 
 -- What deleting a parent does to the rows that name it, one trigger per parent table.
 CREATE FUNCTION meter_parent_delete() RETURNS trigger LANGUAGE plpgsql AS $$
