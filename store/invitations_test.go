@@ -21,11 +21,7 @@ func TestRecipientClaimRecordsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer claim.Close()
-	run := store.NewRun{ID: store.NewID(), TenantID: b.acc.TenantID, AccountID: b.acc.ID, CreatedBy: b.acc.ID,
-		Kind: store.RunInvitations, TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:test", TaskPayload: []byte(`{}`)}
-	if err := store.CreateRun(b.ctx, b.tx, run); err != nil {
-		t.Fatal(err)
-	}
+	run := b.invitationRun(t)
 	var customers []int64
 	for i := range 5 {
 		var id int64
@@ -87,11 +83,7 @@ func TestRecipientClaimRecordsTokens(t *testing.T) {
 // tokens, as the foreign keys' actions did.
 func TestMailBatchReferencesChecked(t *testing.T) {
 	b := setup(t)
-	run := store.NewRun{ID: store.NewID(), TenantID: b.acc.TenantID, AccountID: b.acc.ID, CreatedBy: b.acc.ID,
-		Kind: store.RunInvitations, TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:refs", TaskPayload: []byte(`{}`)}
-	if err := store.CreateRun(b.ctx, b.tx, run); err != nil {
-		t.Fatal(err)
-	}
+	run := b.invitationRun(t)
 	var customer, identity int64
 	if err := b.tx.GetContext(b.ctx, &customer, `INSERT INTO customers (tenant_id, account_id, external_id, email)
 		VALUES ($1, $2, 'K-1', 'k1@example.org') RETURNING id`, b.acc.TenantID, b.acc.ID); err != nil {
@@ -164,11 +156,7 @@ func TestMailBatchReferencesChecked(t *testing.T) {
 	if tokens != 0 {
 		t.Errorf("after deleting the identity: %d of its tokens left", tokens)
 	}
-	run2 := run
-	run2.ID, run2.TaskID = store.NewID(), "invitations:refs2"
-	if err := store.CreateRun(b.ctx, b.tx, run2); err != nil {
-		t.Fatal(err)
-	}
+	run2 := b.invitationRun(t)
 	var keep []int64
 	for i := range 3 {
 		var c, id int64
@@ -401,11 +389,7 @@ func TestMeterRequestReferencesChecked(t *testing.T) {
 // while the first mails go out) is kept.
 func TestSetRunProgressKeepsOtherCounts(t *testing.T) {
 	b := setup(t)
-	run := store.NewRun{ID: store.NewID(), TenantID: b.acc.TenantID, AccountID: b.acc.ID, CreatedBy: b.acc.ID,
-		Kind: store.RunInvitations, TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:progress", TaskPayload: []byte(`{}`)}
-	if err := store.CreateRun(b.ctx, b.tx, run); err != nil {
-		t.Fatal(err)
-	}
+	run := b.invitationRun(t)
 	if _, err := store.StartRun(b.ctx, b.tx, run.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -422,4 +406,16 @@ func TestSetRunProgressKeepsOtherCounts(t *testing.T) {
 	if got.Counts["not_found"] != 2 || got.Counts["sent"] != 3 {
 		t.Errorf("counts %v: want not_found 2 kept beside sent 3", got.Counts)
 	}
+}
+
+// invitationRun records an invitation batch of the bundle's account, in its transaction.
+func (b *testBundle) invitationRun(t *testing.T) store.NewRun {
+	t.Helper()
+	id := store.NewID()
+	run := store.NewRun{ID: id, TenantID: b.acc.TenantID, AccountID: b.acc.ID, CreatedBy: b.acc.ID,
+		Kind: store.RunInvitations, TaskType: "invitations:send", TaskQueue: "mail", TaskID: "invitations:" + id, TaskPayload: []byte(`{}`)}
+	if err := store.CreateRun(b.ctx, b.tx, run); err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
