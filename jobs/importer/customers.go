@@ -531,7 +531,9 @@ func (p *customersProfile) apply(ctx context.Context, tx *sqlx.Tx, st string, im
 	if n := counts.TransferCopy + counts.TransferMove; n > 0 {
 		var mv *store.MoveValues
 		if folded {
-			mv = &store.MoveValues{From: `SELECT * FROM ` + st + ` WHERE errs IS NULL AND xfer`, To: im.AccountID, Set: values, Args: []any{p.mustReset}}
+			// Only the columns the values read: the planner sizes its join by them.
+			mv = &store.MoveValues{From: `SELECT match_id, ` + strings.Join(fields, ", ") + `, password_hash FROM ` + st + ` WHERE errs IS NULL AND xfer`,
+				To: im.AccountID, Set: values, Args: []any{p.mustReset}}
 		}
 		if err := p.transferIn(ctx, tx, st, im, n, mv); err != nil {
 			return err

@@ -169,6 +169,13 @@ func (e *Engine) Preview(ctx context.Context, id string) (store.Import, error) {
 		if err != nil {
 			return err
 		}
+		// The forecast rewrote staged rows (their matches, their errors): with the
+		// statistics of the loaded table, apply's planner took the staged rows for twice as
+		// many and joined a 500,000-row move through a hash of every customer, in batches
+		// that swept the customers' pages four times (9.5 s instead of 5 s).
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+st); err != nil {
+			return fmt.Errorf("analyze staging: %w", err)
+		}
 		if err := store.CopyImportErrors(ctx, tx, id, st); err != nil {
 			return err
 		}
