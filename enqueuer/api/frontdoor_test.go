@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,9 +77,10 @@ func readAnswer(t *testing.T, c net.Conn, within time.Duration) (int, http.Heade
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// Five stalled uploads of one tenant hold no database connection: with a pool of two,
+// Five uploads of one tenant in flight hold no database connection: with a pool of two,
 // another tenant's requests are answered at once, the pool shows nothing in use, a sixth
-// upload of the tenant is 429, and each stalled upload is cut off with 408, nothing stored.
+// upload of the tenant is 429, and once the five stall each is cut off with 408, nothing
+// stored.
 func TestStalledUploadsHoldNoConnection(t *testing.T) {
 	t.Parallel()
 	db := ownPool(t, 2)
@@ -91,9 +93,31 @@ func TestStalledUploadsHoldNoConnection(t *testing.T) {
 	head := formHead(field("profile", "emails"), "nutzer.csv") + "Nutzerfremdnummer;E-Mail\n"
 	var stalled []net.Conn
 	for range 5 {
-		stalled = append(stalled, rawUpload(t, addr, b.key, 100000, head))
+		stalled = append(stalled, rawUpload(t, addr, b.key, 200000, head))
 	}
-	started := time.Now()
+	// The five send rows at four times the minimum rate until the checks below are done:
+	// however slowly a busy machine lets them take their slots, all five are in flight
+	// together (stalled from the start, each would be cut off the grace after its own
+	// slot, and on a slow key check the five windows need not overlap).
+	stop := make(chan struct{})
+	var sending sync.WaitGroup
+	for _, c := range stalled {
+		sending.Go(func() {
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			rows := strings.Repeat("1;a@example.de\n", 68) // 1,020 bytes
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					c.Write([]byte(rows))
+				}
+			}
+		})
+	}
+	stopSending := sync.OnceFunc(func() { close(stop); sending.Wait() })
+	defer stopSending()
 	// The five hold the tenant's slots: a sixth is refused (it would be a 400 for its
 	// unknown field had it got a slot).
 	sixth := func() response {
@@ -116,7 +140,7 @@ func TestStalledUploadsHoldNoConnection(t *testing.T) {
 		res = sixth()
 	}
 	if res.code != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" || !strings.Contains(res.errorMessage(), "zugleich") {
-		t.Fatalf("a sixth upload while five stall: %d %v %s, want 429 with Retry-After", res.code, res.header, res.body)
+		t.Fatalf("a sixth upload while five are in flight: %d %v %s, want 429 with Retry-After", res.code, res.header, res.body)
 	}
 
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -135,6 +159,8 @@ func TestStalledUploadsHoldNoConnection(t *testing.T) {
 			t.Fatalf("request %d of another tenant: %d", i, resp.StatusCode)
 		}
 	}
+	stopSending()
+	started := time.Now()
 	for _, c := range stalled {
 		code, _, body := readAnswer(t, c, 10*time.Second)
 		if code != http.StatusRequestTimeout || !strings.Contains(body, "zu langsam") {
